@@ -1,1 +1,87 @@
-fn main(){}
+//! `evict`: the command line. It parses arguments, opens the store, calls the libraries and
+//! prints; every capability lives in a library crate.
+
+mod args;
+mod cmd_demo;
+mod cmd_generate;
+mod cmd_import;
+mod cmd_inventory;
+mod cmd_journal;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command};
+
+/// How a command ended, beyond success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything worked.
+    Ok,
+    /// Done, but something needs attention (rejected rows, a broken journal).
+    Attention,
+}
+
+/// Run-wide settings every command gets.
+#[derive(Debug)]
+pub struct Context {
+    pub format: args::Format,
+    pub quiet: bool,
+    pub now: jiff::Timestamp,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let now = match cli
+        .now
+        .as_deref()
+        .map(str::parse::<jiff::Timestamp>)
+        .transpose()
+    {
+        Ok(now) => now.unwrap_or_else(jiff::Timestamp::now),
+        Err(e) => {
+            output::error(&format!("--now / EVICT_NOW: not an RFC 3339 time: {e}"));
+            return ExitCode::from(2);
+        }
+    };
+    let ctx = Context {
+        format: cli.format,
+        quiet: cli.quiet,
+        now,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            output::error(&format!("cannot start the async runtime: {e}"));
+            return ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Import(cmd) => cmd_import::run(&ctx, cmd).await,
+            Command::Inventory(cmd) => cmd_inventory::run(&ctx, cmd).await,
+            Command::Journal(cmd) => cmd_journal::run(&ctx, cmd).await,
+            Command::Demo(args) => cmd_demo::run(&ctx, args).await,
+            Command::Generate(args) => cmd_generate::run(&ctx, args),
+        }
+    });
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Attention) => ExitCode::from(1),
+        Err(e) => {
+            output::error(&format!("{e:#}"));
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Opens the store the environment names.
+pub async fn open_store() -> anyhow::Result<evict_store::Store> {
+    let home = evict_store::EvictHome::from_env();
+    Ok(evict_store::Store::open_from_env(&home).await?)
+}

@@ -27,7 +27,11 @@ impl Provider {
             && normalised
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-_.".contains(&b));
-        if valid { Ok(Provider(normalised)) } else { Err(ProviderError(name.to_string())) }
+        if valid {
+            Ok(Provider(normalised))
+        } else {
+            Err(ProviderError(name.to_string()))
+        }
     }
 
     /// The normalised name.
@@ -132,7 +136,10 @@ mod tests {
         assert!(IdentityId::looks_like(a.as_str()), "{a}");
         assert!(!CredentialId::looks_like(a.as_str()));
         // Identity and credential ids never collide for the same text.
-        assert_ne!(a.as_str()[2..], CredentialId::derive(&aws, "arn:aws:iam::123456789012:user/alice").as_str()[2..]);
+        assert_ne!(
+            a.as_str()[2..],
+            CredentialId::derive(&aws, "arn:aws:iam::123456789012:user/alice").as_str()[2..]
+        );
     }
 
     #[test]

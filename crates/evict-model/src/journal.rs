@@ -69,7 +69,14 @@ fn write_canonical(value: &Value, out: &mut String) {
 }
 
 /// The hash of an entry with these contents, chained to `prev_hash`.
-pub fn entry_hash(prev_hash: &str, seq: i64, at: &str, kind: &str, subject: &str, body: &str) -> String {
+pub fn entry_hash(
+    prev_hash: &str,
+    seq: i64,
+    at: &str,
+    kind: &str,
+    subject: &str,
+    body: &str,
+) -> String {
     let content = serde_json::json!({
         "seq": seq, "at": at, "kind": kind, "subject": subject, "body": body,
     });
@@ -100,7 +107,10 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        ChainVerifier { expected_seq: 1, prev: GENESIS.to_string() }
+        ChainVerifier {
+            expected_seq: 1,
+            prev: GENESIS.to_string(),
+        }
     }
 }
 
@@ -112,7 +122,10 @@ impl ChainVerifier {
             return Err(ChainBreak {
                 seq: expected_seq,
                 reason: if entry.seq > expected_seq {
-                    format!("entry {expected_seq} is missing (next stored entry is {})", entry.seq)
+                    format!(
+                        "entry {expected_seq} is missing (next stored entry is {})",
+                        entry.seq
+                    )
                 } else {
                     format!("entry {} appears out of order", entry.seq)
                 },
@@ -124,8 +137,14 @@ impl ChainVerifier {
                 reason: "its previous-hash does not match the entry before it (entries removed, reordered or replaced)".into(),
             });
         }
-        let recomputed =
-            entry_hash(&entry.prev_hash, entry.seq, &entry.at, &entry.kind, &entry.subject, &entry.body);
+        let recomputed = entry_hash(
+            &entry.prev_hash,
+            entry.seq,
+            &entry.at,
+            &entry.kind,
+            &entry.subject,
+            &entry.body,
+        );
         if recomputed != entry.hash {
             return Err(ChainBreak {
                 seq: entry.seq,
@@ -144,7 +163,10 @@ impl ChainVerifier {
         let count = self.expected_seq - 1;
         match head {
             None if count == 0 => Ok((0, self.prev)),
-            None => Err(ChainBreak { seq: count, reason: "the journal head record is missing".into() }),
+            None => Err(ChainBreak {
+                seq: count,
+                reason: "the journal head record is missing".into(),
+            }),
             Some((head_seq, _)) if head_seq != count => Err(ChainBreak {
                 seq: count + 1,
                 reason: if head_seq > count {
@@ -210,8 +232,12 @@ mod tests {
 
     #[test]
     fn canonical_json_sorts_keys_at_every_depth() {
-        let a: Value = serde_json::from_str(r#"{"b":1,"a":{"d":[{"y":1,"x":2}],"c":"é"}}"#).unwrap();
-        assert_eq!(canonical_json(&a), r#"{"a":{"c":"é","d":[{"x":2,"y":1}]},"b":1}"#);
+        let a: Value =
+            serde_json::from_str(r#"{"b":1,"a":{"d":[{"y":1,"x":2}],"c":"é"}}"#).unwrap();
+        assert_eq!(
+            canonical_json(&a),
+            r#"{"a":{"c":"é","d":[{"x":2,"y":1}]},"b":1}"#
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@
 mod credential;
 mod event;
 mod grant;
-mod ids;
 mod identity;
+mod ids;
 mod incident;
 pub mod journal;
 mod location;

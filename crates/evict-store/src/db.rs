@@ -1,9 +1,9 @@
 use std::path::Path;
 
+use futures_core::future::BoxFuture;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
-use futures_core::future::BoxFuture;
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
 use crate::error::query;
@@ -28,8 +28,18 @@ impl<'s> MigrationSource<'s> for Embedded {
             Ok(MIGRATIONS
                 .iter()
                 .map(|(version, description, sqlite, postgres)| {
-                    let sql = if self.0 == Backend::Sqlite { sqlite } else { postgres };
-                    Migration::new(*version, (*description).into(), MigrationType::Simple, (*sql).into(), false)
+                    let sql = if self.0 == Backend::Sqlite {
+                        sqlite
+                    } else {
+                        postgres
+                    };
+                    Migration::new(
+                        *version,
+                        (*description).into(),
+                        MigrationType::Simple,
+                        (*sql).into(),
+                        false,
+                    )
                 })
                 .collect())
         })
@@ -99,7 +109,11 @@ impl Store {
 
     async fn connect(backend: Backend, url: &str, target: String) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        let open_err = |source| StoreError::Open { backend: backend.name(), target: target.clone(), source };
+        let open_err = |source| StoreError::Open {
+            backend: backend.name(),
+            target: target.clone(),
+            source,
+        };
         let options: AnyConnectOptions = url.parse().map_err(open_err)?;
         // Statement logging would put every bound value in the log; never enable it.
         let options = options.disable_statement_logging();
@@ -120,7 +134,11 @@ impl Store {
             .connect_with(options)
             .await
             .map_err(open_err)?;
-        let store = Store { pool, backend, target };
+        let store = Store {
+            pool,
+            backend,
+            target,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -170,10 +188,19 @@ impl Store {
         let found = self.schema_version().await?;
         let supported = self.supported_schema_version();
         if found > supported {
-            return Err(StoreError::SchemaTooNew { target: self.target.clone(), found, supported });
+            return Err(StoreError::SchemaTooNew {
+                target: self.target.clone(),
+                found,
+                supported,
+            });
         }
-        let migrate_err = |source| StoreError::Migrate { target: self.target.clone(), source };
-        let migrator = Migrator::new(Embedded(self.backend)).await.map_err(migrate_err)?;
+        let migrate_err = |source| StoreError::Migrate {
+            target: self.target.clone(),
+            source,
+        };
+        let migrator = Migrator::new(Embedded(self.backend))
+            .await
+            .map_err(migrate_err)?;
         migrator.run(&self.pool).await.map_err(migrate_err)
     }
 
@@ -238,12 +265,18 @@ fn encode_path(path: &Path) -> String {
 
 /// A URL fit for messages: any password replaced.
 pub(crate) fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_string() };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
     let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => {
             let user = userinfo.split(':').next().unwrap_or("");
-            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
+            let masked = if userinfo.contains(':') {
+                format!("{user}:***")
+            } else {
+                user.to_string()
+            };
             format!("{scheme}://{masked}@{host}{tail}")
         }
         None => url.to_string(),
@@ -260,7 +293,10 @@ mod tests {
             redact_url("postgres://evict:hunter2@db.internal:5432/evict"),
             "postgres://evict:***@db.internal:5432/evict"
         );
-        assert_eq!(redact_url("postgres://evict@db/evict"), "postgres://evict@db/evict");
+        assert_eq!(
+            redact_url("postgres://evict@db/evict"),
+            "postgres://evict@db/evict"
+        );
         assert_eq!(redact_url("postgres://db/evict"), "postgres://db/evict");
     }
 }

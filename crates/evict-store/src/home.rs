@@ -61,7 +61,10 @@ impl EvictHome {
     pub fn fingerprint_key(&self) -> Result<FingerprintKey, StoreError> {
         self.ensure()?;
         let path = self.dir.join(KEY_FILE);
-        let err = |reason: String| StoreError::Home { path: path.clone(), reason };
+        let err = |reason: String| StoreError::Home {
+            path: path.clone(),
+            reason,
+        };
         match fs::read(&path) {
             Ok(bytes) => {
                 let bytes: [u8; FingerprintKey::LEN] = bytes.try_into().map_err(|b: Vec<u8>| {
@@ -81,7 +84,9 @@ impl EvictHome {
                 options.write(true).create_new(true);
                 #[cfg(unix)]
                 std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut file = options.open(&path).map_err(|e| err(format!("cannot create: {e}")))?;
+                let mut file = options
+                    .open(&path)
+                    .map_err(|e| err(format!("cannot create: {e}")))?;
                 file.write_all(&bytes)
                     .and_then(|()| file.sync_all())
                     .map_err(|e| err(format!("cannot write: {e}")))?;
@@ -106,7 +111,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = fs::metadata(home.dir().join(KEY_FILE)).unwrap().permissions().mode();
+            let mode = fs::metadata(home.dir().join(KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
             let dir_mode = fs::metadata(home.dir()).unwrap().permissions().mode();
             assert_eq!(dir_mode & 0o777, 0o700);

@@ -150,11 +150,12 @@ impl Store {
             .into_iter()
             .collect();
         let existing = self.existing_identity_ids(&wanted).await?;
-        let (credentials, orphans): (Vec<_>, Vec<_>) = credentials.into_iter().partition(|(_, c)| {
-            c.identity
-                .as_ref()
-                .is_none_or(|id| known.contains(id.as_str()) || existing.contains(id.as_str()))
-        });
+        let (credentials, orphans): (Vec<_>, Vec<_>) =
+            credentials.into_iter().partition(|(_, c)| {
+                c.identity
+                    .as_ref()
+                    .is_none_or(|id| known.contains(id.as_str()) || existing.contains(id.as_str()))
+            });
         outcome.rejected.extend(orphans.into_iter().map(|(line, c)| RejectedRow {
             line,
             reason: format!(
@@ -170,20 +171,31 @@ impl Store {
         if total == 0 {
             return Ok(outcome);
         }
-        let lines = identities.iter().map(|(l, _)| *l).chain(credentials.iter().map(|(l, _)| *l));
+        let lines = identities
+            .iter()
+            .map(|(l, _)| *l)
+            .chain(credentials.iter().map(|(l, _)| *l));
         let (first_line, last_line) =
             lines.fold((u64::MAX, 0), |(lo, hi), l| (lo.min(l), hi.max(l)));
 
-        let mut tx = self.pool.begin().await.map_err(query("begin an import batch"))?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(query("begin an import batch"))?;
         let reservation = journal::reserve(&mut tx).await?;
         let marker = reservation.seq;
         let updated_at = time_text(now);
         let mut written = Vec::new();
         for chunk in identities.chunks(ROWS_PER_STATEMENT) {
-            written.extend(upsert_identities(&mut tx, chunk, &batch.source, marker, &updated_at).await?);
+            written.extend(
+                upsert_identities(&mut tx, chunk, &batch.source, marker, &updated_at).await?,
+            );
         }
         for chunk in credentials.chunks(ROWS_PER_STATEMENT) {
-            written.extend(upsert_credentials(&mut tx, chunk, &batch.source, marker, &updated_at).await?);
+            written.extend(
+                upsert_credentials(&mut tx, chunk, &batch.source, marker, &updated_at).await?,
+            );
         }
         for w in &written {
             if w.first_journal == marker {
@@ -195,7 +207,9 @@ impl Store {
         outcome.unchanged += total - written.len() as u64;
         if written.is_empty() {
             // Nothing changed: give back the reserved journal place, leave the store as it was.
-            tx.rollback().await.map_err(query("end an unchanged import batch"))?;
+            tx.rollback()
+                .await
+                .map_err(query("end an unchanged import batch"))?;
             return Ok(outcome);
         }
         written.sort_by(|a, b| a.id.cmp(&b.id));
@@ -214,7 +228,15 @@ impl Store {
             "updated": outcome.updated,
             "changes_sha256": hex::encode(digest.finalize()),
         });
-        journal::write(&mut tx, reservation, now, "inventory.import", &batch.file, &body).await?;
+        journal::write(
+            &mut tx,
+            reservation,
+            now,
+            "inventory.import",
+            &batch.file,
+            &body,
+        )
+        .await?;
         tx.commit().await.map_err(query("commit an import batch"))?;
         outcome.journal_entries = 1;
         Ok(outcome)
@@ -223,13 +245,20 @@ impl Store {
     async fn existing_identity_ids(&self, ids: &[&str]) -> Result<HashSet<String>, StoreError> {
         let mut found = HashSet::new();
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let list = (1..=chunk.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+            let list = (1..=chunk.len())
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(",");
             let sql = format!("SELECT id FROM identities WHERE id IN ({list})");
             let mut q = sqlx::query_scalar::<Any, String>(&sql);
             for id in chunk {
                 q = q.bind(*id);
             }
-            found.extend(q.fetch_all(&self.pool).await.map_err(query("look up identities"))?);
+            found.extend(
+                q.fetch_all(&self.pool)
+                    .await
+                    .map_err(query("look up identities"))?,
+            );
         }
         Ok(found)
     }
@@ -277,7 +306,11 @@ async fn upsert_identities(
             .bind(marker)
             .bind(updated_at.to_string());
     }
-    written(q.fetch_all(&mut **tx).await.map_err(query("write identities"))?)
+    written(
+        q.fetch_all(&mut **tx)
+            .await
+            .map_err(query("write identities"))?,
+    )
 }
 
 async fn upsert_credentials(
@@ -328,7 +361,11 @@ async fn upsert_credentials(
             .bind(marker)
             .bind(updated_at.to_string());
     }
-    written(q.fetch_all(&mut **tx).await.map_err(query("write credentials"))?)
+    written(
+        q.fetch_all(&mut **tx)
+            .await
+            .map_err(query("write credentials"))?,
+    )
 }
 
 fn written(rows: Vec<AnyRow>) -> Result<Vec<Written>, StoreError> {
@@ -336,8 +373,12 @@ fn written(rows: Vec<AnyRow>) -> Result<Vec<Written>, StoreError> {
         .map(|row| {
             Ok(Written {
                 id: row.try_get("id").map_err(query("read back written rows"))?,
-                first_journal: row.try_get("first_journal").map_err(query("read back written rows"))?,
-                hash: row.try_get("content_hash").map_err(query("read back written rows"))?,
+                first_journal: row
+                    .try_get("first_journal")
+                    .map_err(query("read back written rows"))?,
+                hash: row
+                    .try_get("content_hash")
+                    .map_err(query("read back written rows"))?,
             })
         })
         .collect()
@@ -440,7 +481,10 @@ pub struct InventoryStats {
 }
 
 fn days_before(now: Timestamp, days: i64) -> String {
-    time_text(now.saturating_sub(SignedDuration::from_hours(days.saturating_mul(24))).unwrap_or(now))
+    time_text(
+        now.saturating_sub(SignedDuration::from_hours(days.saturating_mul(24)))
+            .unwrap_or(now),
+    )
 }
 
 /// A WHERE clause under construction with its bound values, numbered as it grows.
@@ -468,7 +512,11 @@ impl Conditions {
     }
 
     fn sql(&self) -> String {
-        if self.clauses.is_empty() { "TRUE".into() } else { self.clauses.join(" AND ") }
+        if self.clauses.is_empty() {
+            "TRUE".into()
+        } else {
+            self.clauses.join(" AND ")
+        }
     }
 }
 
@@ -635,7 +683,10 @@ impl Store {
             (None, Some(CredentialId::from_stored(key.to_string())))
         } else if let Some((provider, external)) = key.split_once(':') {
             match Provider::new(provider) {
-                Ok(p) => (Some(IdentityId::derive(&p, external)), Some(CredentialId::derive(&p, external))),
+                Ok(p) => (
+                    Some(IdentityId::derive(&p, external)),
+                    Some(CredentialId::derive(&p, external)),
+                ),
                 Err(_) => return Ok(None),
             }
         } else {
@@ -643,11 +694,19 @@ impl Store {
         };
         if let Some(id) = identity_id {
             if let Some(identity) = self.identity(&id).await? {
-                let filter = CredentialFilter { identity: Some(id), ..Default::default() };
+                let filter = CredentialFilter {
+                    identity: Some(id),
+                    ..Default::default()
+                };
                 let mut credentials = Vec::new();
-                self.for_each_credential(&filter, Timestamp::UNIX_EPOCH, None, |c| credentials.push(c))
-                    .await?;
-                return Ok(Some(ShowResult::Identity { identity, credentials }));
+                self.for_each_credential(&filter, Timestamp::UNIX_EPOCH, None, |c| {
+                    credentials.push(c)
+                })
+                .await?;
+                return Ok(Some(ShowResult::Identity {
+                    identity,
+                    credentials,
+                }));
             }
         }
         if let Some(id) = credential_id {
@@ -665,7 +724,10 @@ impl Store {
                     Some(id) => self.identity(id).await?,
                     None => None,
                 };
-                return Ok(Some(ShowResult::Credential { credential, identity }));
+                return Ok(Some(ShowResult::Credential {
+                    credential,
+                    identity,
+                }));
             }
         }
         Ok(None)
@@ -686,10 +748,19 @@ impl Store {
     pub async fn inventory_stats(&self, now: Timestamp) -> Result<InventoryStats, StoreError> {
         let mut stats = InventoryStats::default();
         for (sql, map) in [
-            ("SELECT kind, COUNT(*) FROM identities GROUP BY kind", &mut stats.identities_by_kind),
-            ("SELECT kind, COUNT(*) FROM credentials GROUP BY kind", &mut stats.credentials_by_kind),
+            (
+                "SELECT kind, COUNT(*) FROM identities GROUP BY kind",
+                &mut stats.identities_by_kind,
+            ),
+            (
+                "SELECT kind, COUNT(*) FROM credentials GROUP BY kind",
+                &mut stats.credentials_by_kind,
+            ),
         ] {
-            let rows = sqlx::query(sql).fetch_all(&self.pool).await.map_err(query("count by kind"))?;
+            let rows = sqlx::query(sql)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(query("count by kind"))?;
             for row in rows {
                 let kind: String = row.try_get(0).map_err(query("count by kind"))?;
                 let count: i64 = row.try_get(1).map_err(query("count by kind"))?;
@@ -707,11 +778,16 @@ impl Store {
                 for b in binds {
                     q = q.bind(b);
                 }
-                q.fetch_one(&pool).await.map_err(query("compute inventory figures"))
+                q.fetch_one(&pool)
+                    .await
+                    .map_err(query("compute inventory figures"))
             }
         };
-        stats.active_access_keys =
-            count("SELECT COUNT(*) FROM credentials WHERE kind = 'access_key' AND status = 'active'", vec![]).await?;
+        stats.active_access_keys = count(
+            "SELECT COUNT(*) FROM credentials WHERE kind = 'access_key' AND status = 'active'",
+            vec![],
+        )
+        .await?;
         stats.access_keys_unused_90d = count(
             "SELECT COUNT(*) FROM credentials WHERE kind = 'access_key' AND status = 'active' \
              AND (last_used_at < $1 OR (last_used_at IS NULL AND (issued_at IS NULL OR issued_at < $2)))",
@@ -758,13 +834,21 @@ where
     T::Err: std::fmt::Display,
 {
     let value = text(row, column)?;
-    value.parse().map_err(|e: T::Err| StoreError::Corrupt { what: column, value, reason: e.to_string() })
+    value.parse().map_err(|e: T::Err| StoreError::Corrupt {
+        what: column,
+        value,
+        reason: e.to_string(),
+    })
 }
 
 fn opt_time(row: &AnyRow, column: &'static str) -> Result<Option<Timestamp>, StoreError> {
     opt_text(row, column)?
         .map(|value| {
-            value.parse().map_err(|e: jiff::Error| StoreError::Corrupt { what: column, value, reason: e.to_string() })
+            value.parse().map_err(|e: jiff::Error| StoreError::Corrupt {
+                what: column,
+                value,
+                reason: e.to_string(),
+            })
         })
         .transpose()
 }
@@ -791,7 +875,11 @@ fn identity_from_row(row: &AnyRow) -> Result<Identity, StoreError> {
 
 fn parsed_provider(row: &AnyRow) -> Result<Provider, StoreError> {
     let value = text(row, "provider")?;
-    Provider::new(&value).map_err(|e| StoreError::Corrupt { what: "provider", value, reason: e.to_string() })
+    Provider::new(&value).map_err(|e| StoreError::Corrupt {
+        what: "provider",
+        value,
+        reason: e.to_string(),
+    })
 }
 
 fn credential_row(row: &AnyRow) -> Result<CredentialRow, StoreError> {

@@ -25,7 +25,9 @@ pub(crate) async fn reserve(tx: &mut Transaction<'_, Any>) -> Result<Reservation
         .map_err(query("reserve a journal entry"))?;
     Ok(Reservation {
         seq: row.try_get("seq").map_err(query("read the journal head"))?,
-        prev_hash: row.try_get("hash").map_err(query("read the journal head"))?,
+        prev_hash: row
+            .try_get("hash")
+            .map_err(query("read the journal head"))?,
     })
 }
 
@@ -40,7 +42,14 @@ pub(crate) async fn write(
 ) -> Result<String, StoreError> {
     let at = time_text(at);
     let body = journal::canonical_json(body);
-    let hash = journal::entry_hash(&reservation.prev_hash, reservation.seq, &at, kind, subject, &body);
+    let hash = journal::entry_hash(
+        &reservation.prev_hash,
+        reservation.seq,
+        &at,
+        kind,
+        subject,
+        &body,
+    );
     sqlx::query(
         "INSERT INTO journal (seq, at, kind, subject, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -91,17 +100,19 @@ impl Store {
 
     /// Re-computes the whole chain, page by page, and compares it with the stored head.
     pub async fn journal_verify(&self) -> Result<JournalReport, StoreError> {
-        let head: Option<(i64, String)> = sqlx::query("SELECT seq, hash FROM journal_head WHERE id = 1")
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(query("read the journal head"))?
-            .map(|row| -> Result<(i64, String), StoreError> {
-                Ok((
-                    row.try_get("seq").map_err(query("read the journal head"))?,
-                    row.try_get("hash").map_err(query("read the journal head"))?,
-                ))
-            })
-            .transpose()?;
+        let head: Option<(i64, String)> =
+            sqlx::query("SELECT seq, hash FROM journal_head WHERE id = 1")
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(query("read the journal head"))?
+                .map(|row| -> Result<(i64, String), StoreError> {
+                    Ok((
+                        row.try_get("seq").map_err(query("read the journal head"))?,
+                        row.try_get("hash")
+                            .map_err(query("read the journal head"))?,
+                    ))
+                })
+                .transpose()?;
         let mut verifier = ChainVerifier::default();
         let mut verified = 0i64;
         let mut after = i64::MIN;
@@ -119,15 +130,27 @@ impl Store {
             for row in &rows {
                 let entry = entry_from_row(row)?;
                 if let Err(broken) = verifier.push(&entry) {
-                    return Ok(JournalReport { entries: verified, head: None, broken: Some(broken) });
+                    return Ok(JournalReport {
+                        entries: verified,
+                        head: None,
+                        broken: Some(broken),
+                    });
                 }
                 verified += 1;
             }
         }
         let head_ref = head.as_ref().map(|(seq, hash)| (*seq, hash.as_str()));
         Ok(match verifier.finish(head_ref) {
-            Ok((entries, hash)) => JournalReport { entries, head: Some(hash), broken: None },
-            Err(broken) => JournalReport { entries: verified, head: None, broken: Some(broken) },
+            Ok((entries, hash)) => JournalReport {
+                entries,
+                head: Some(hash),
+                broken: None,
+            },
+            Err(broken) => JournalReport {
+                entries: verified,
+                head: None,
+                broken: Some(broken),
+            },
         })
     }
 
@@ -146,7 +169,8 @@ impl Store {
 
 fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<Entry, StoreError> {
     let get = |name: &str| -> Result<String, StoreError> {
-        row.try_get::<String, _>(name).map_err(query("read the journal"))
+        row.try_get::<String, _>(name)
+            .map_err(query("read the journal"))
     };
     Ok(Entry {
         seq: row.try_get("seq").map_err(query("read the journal"))?,

@@ -17,6 +17,10 @@ pub(crate) fn shown_value(value: &str) -> String {
     if value.chars().count() <= 32 {
         format!("'{value}'")
     } else {
-        format!("'{}' ({} chars)", evict_model::redacted_preview(value), value.chars().count())
+        format!(
+            "'{}' ({} chars)",
+            evict_model::redacted_preview(value),
+            value.chars().count()
+        )
     }
 }

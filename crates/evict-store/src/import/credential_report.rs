@@ -4,7 +4,9 @@
 //! certificate slots become credentials keyed `<user arn>#access_key_1` and so on; discovery
 //! later attaches the real key id to the slot (`native_id`).
 
-use evict_model::{Credential, CredentialKind, CredentialStatus, Identity, IdentityKind, PrivilegeTier, Provider};
+use evict_model::{
+    Credential, CredentialKind, CredentialStatus, Identity, IdentityKind, PrivilegeTier, Provider,
+};
 use jiff::Timestamp;
 
 use super::values::{parse_bool, parse_time};
@@ -64,15 +66,22 @@ impl ReportLayout {
     /// Maps the header by name. Missing columns are fatal; extra ones are ignored with a
     /// warning; a different order is accepted with a warning.
     pub fn from_header(names: &[&str]) -> Result<(ReportLayout, Warnings), String> {
-        let names: Vec<String> = names.iter().map(|n| n.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()).collect();
+        let names: Vec<String> = names
+            .iter()
+            .map(|n| n.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+            .collect();
         let mut position = [usize::MAX; 22];
         for (i, column) in COLUMNS.iter().enumerate() {
             if let Some(p) = names.iter().position(|n| n == column) {
                 position[i] = p;
             }
         }
-        let missing: Vec<&str> =
-            COLUMNS.iter().zip(position).filter(|(_, p)| *p == usize::MAX).map(|(c, _)| *c).collect();
+        let missing: Vec<&str> = COLUMNS
+            .iter()
+            .zip(position)
+            .filter(|(_, p)| *p == usize::MAX)
+            .map(|(c, _)| *c)
+            .collect();
         if !missing.is_empty() {
             let hint = if missing.len() >= 20 {
                 " — this does not look like an AWS credential report (aws iam get-credential-report)"
@@ -86,14 +95,27 @@ impl ReportLayout {
             ));
         }
         let mut warnings = Vec::new();
-        let extra: Vec<&str> = names.iter().filter(|n| !COLUMNS.contains(&n.as_str())).map(String::as_str).collect();
+        let extra: Vec<&str> = names
+            .iter()
+            .filter(|n| !COLUMNS.contains(&n.as_str()))
+            .map(String::as_str)
+            .collect();
         if !extra.is_empty() {
-            warnings.push(format!("ignoring columns this version does not know: {}", extra.join(", ")));
+            warnings.push(format!(
+                "ignoring columns this version does not know: {}",
+                extra.join(", ")
+            ));
         }
         if position.iter().enumerate().any(|(i, p)| *p != i) {
             warnings.push("columns are not in AWS's order; they were matched by name".to_string());
         }
-        Ok((ReportLayout { position, width: names.len() }, warnings))
+        Ok((
+            ReportLayout {
+                position,
+                width: names.len(),
+            },
+            warnings,
+        ))
     }
 
     /// Turns one row into the user and its credentials.
@@ -108,11 +130,19 @@ impl ReportLayout {
         let get = |c: usize| fields[self.position[c]].trim();
         let date = |c: usize| -> Result<Option<Timestamp>, String> {
             let v = get(c);
-            if SENTINELS.contains(&v) { Ok(None) } else { parse_time(COLUMNS[c], v).map(Some) }
+            if SENTINELS.contains(&v) {
+                Ok(None)
+            } else {
+                parse_time(COLUMNS[c], v).map(Some)
+            }
         };
         let boolean = |c: usize| -> Result<Option<bool>, String> {
             let v = get(c);
-            if v == "not_supported" { Ok(None) } else { parse_bool(COLUMNS[c], v).map(Some) }
+            if v == "not_supported" {
+                Ok(None)
+            } else {
+                parse_bool(COLUMNS[c], v).map(Some)
+            }
         };
         let aws = Provider::new("aws").map_err(|e| e.to_string())?;
 
@@ -134,7 +164,11 @@ impl ReportLayout {
         // The root account always has a sign-in password the report cannot describe
         // (password_enabled is not_supported), so it is kept as a credential to account for.
         if password_enabled == Some(true) || root {
-            let mut c = Credential::new(aws.clone(), format!("{arn}#password"), CredentialKind::Password);
+            let mut c = Credential::new(
+                aws.clone(),
+                format!("{arn}#password"),
+                CredentialKind::Password,
+            );
             c.issued_at = date(PASSWORD_LAST_CHANGED)?;
             c.expires_at = date(PASSWORD_NEXT_ROTATION)?;
             c.last_used_at = password_last_used;
@@ -154,11 +188,22 @@ impl ReportLayout {
             if !active && rotated.is_none() {
                 continue;
             }
-            let mut c = Credential::new(aws.clone(), format!("{arn}#access_key_{}", n + 1), CredentialKind::AccessKey);
-            c.status = if active { CredentialStatus::Active } else { CredentialStatus::Inactive };
+            let mut c = Credential::new(
+                aws.clone(),
+                format!("{arn}#access_key_{}", n + 1),
+                CredentialKind::AccessKey,
+            );
+            c.status = if active {
+                CredentialStatus::Active
+            } else {
+                CredentialStatus::Inactive
+            };
             c.issued_at = rotated;
             c.last_used_at = used;
-            let from: Vec<&str> = [region, service].into_iter().filter(|v| !SENTINELS.contains(v)).collect();
+            let from: Vec<&str> = [region, service]
+                .into_iter()
+                .filter(|v| !SENTINELS.contains(v))
+                .collect();
             c.last_used_from = (!from.is_empty()).then(|| from.join(" "));
             last_used = last_used.max(used);
             credentials.push(c);
@@ -169,8 +214,16 @@ impl ReportLayout {
             if !active && rotated.is_none() {
                 continue;
             }
-            let mut c = Credential::new(aws.clone(), format!("{arn}#cert_{}", n + 1), CredentialKind::Certificate);
-            c.status = if active { CredentialStatus::Active } else { CredentialStatus::Inactive };
+            let mut c = Credential::new(
+                aws.clone(),
+                format!("{arn}#cert_{}", n + 1),
+                CredentialKind::Certificate,
+            );
+            c.status = if active {
+                CredentialStatus::Active
+            } else {
+                CredentialStatus::Inactive
+            };
             c.issued_at = rotated;
             credentials.push(c);
         }
@@ -210,9 +263,28 @@ mod tests {
     }
 
     const ROOT: [&str; 22] = [
-        "<root_account>", "arn:aws:iam::123456789012:root", "2019-03-01T10:00:00+00:00", "not_supported",
-        "2024-05-01T08:00:00+00:00", "not_supported", "not_supported", "true", "false", "N/A", "N/A", "N/A",
-        "N/A", "false", "N/A", "N/A", "N/A", "N/A", "false", "N/A", "false", "N/A",
+        "<root_account>",
+        "arn:aws:iam::123456789012:root",
+        "2019-03-01T10:00:00+00:00",
+        "not_supported",
+        "2024-05-01T08:00:00+00:00",
+        "not_supported",
+        "not_supported",
+        "true",
+        "false",
+        "N/A",
+        "N/A",
+        "N/A",
+        "N/A",
+        "false",
+        "N/A",
+        "N/A",
+        "N/A",
+        "N/A",
+        "false",
+        "N/A",
+        "false",
+        "N/A",
     ];
 
     #[test]
@@ -223,7 +295,10 @@ mod tests {
         assert_eq!(identity.mfa, Some(true));
         assert_eq!(creds.len(), 1);
         assert_eq!(creds[0].kind, CredentialKind::Password);
-        assert_eq!(creds[0].last_used_at.unwrap().to_string(), "2024-05-01T08:00:00Z");
+        assert_eq!(
+            creds[0].last_used_at.unwrap().to_string(),
+            "2024-05-01T08:00:00Z"
+        );
     }
 
     #[test]
@@ -237,27 +312,47 @@ mod tests {
         v[6] = "N/A";
         v[7] = "false";
         // key 1 active and used; key 2 inactive but present
-        v[8..13].copy_from_slice(&["true", "2023-01-01T00:00:00+00:00", "2024-06-01T00:00:00+00:00", "eu-west-1", "s3"]);
+        v[8..13].copy_from_slice(&[
+            "true",
+            "2023-01-01T00:00:00+00:00",
+            "2024-06-01T00:00:00+00:00",
+            "eu-west-1",
+            "s3",
+        ]);
         v[13..18].copy_from_slice(&["false", "2022-01-01T00:00:00+00:00", "N/A", "N/A", "N/A"]);
         let (identity, creds) = row(&v).unwrap();
         assert_eq!(identity.kind, IdentityKind::Service);
         assert_eq!(creds.len(), 2);
-        assert_eq!(creds[0].external_key, "arn:aws:iam::123456789012:user/ci-deployer#access_key_1");
+        assert_eq!(
+            creds[0].external_key,
+            "arn:aws:iam::123456789012:user/ci-deployer#access_key_1"
+        );
         assert_eq!(creds[0].last_used_from.as_deref(), Some("eu-west-1 s3"));
         assert!(creds[0].is_persistent());
         assert_eq!(creds[1].status, CredentialStatus::Inactive);
-        assert_eq!(identity.last_used_at.unwrap().to_string(), "2024-06-01T00:00:00Z");
+        assert_eq!(
+            identity.last_used_at.unwrap().to_string(),
+            "2024-06-01T00:00:00Z"
+        );
     }
 
     #[test]
     fn bad_values_name_their_column() {
         let mut v = ROOT;
         v[7] = "yes";
-        assert!(row(&v).unwrap_err().contains("column mfa_active: expected true or false"));
+        assert!(
+            row(&v)
+                .unwrap_err()
+                .contains("column mfa_active: expected true or false")
+        );
         let mut v = ROOT;
         v[2] = "2019/03/01";
         assert!(row(&v).unwrap_err().contains("column user_creation_time"));
-        assert!(row(&ROOT[..7]).unwrap_err().contains("expected 22 fields as in the header, found 7"));
+        assert!(
+            row(&ROOT[..7])
+                .unwrap_err()
+                .contains("expected 22 fields as in the header, found 7")
+        );
     }
 
     #[test]
@@ -270,8 +365,14 @@ mod tests {
         v.swap(0, 1);
         assert_eq!(layout.parse_row(&v).unwrap().0.name, "<root_account>");
         let err = ReportLayout::from_header(&["name", "email"]).unwrap_err();
-        assert!(err.contains("does not look like an AWS credential report"), "{err}");
+        assert!(
+            err.contains("does not look like an AWS credential report"),
+            "{err}"
+        );
         let err = ReportLayout::from_header(&COLUMNS[..21]).unwrap_err();
-        assert!(err.contains("missing 1 of the report's 22 columns: cert_2_last_rotated"), "{err}");
+        assert!(
+            err.contains("missing 1 of the report's 22 columns: cert_2_last_rotated"),
+            "{err}"
+        );
     }
 }

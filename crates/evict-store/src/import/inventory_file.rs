@@ -5,8 +5,8 @@
 use std::borrow::Cow;
 
 use evict_model::{
-    Credential, CredentialKind, CredentialStatus, Identity, IdentityId, IdentityKind, IdentityStatus,
-    PrivilegeTier, Provider,
+    Credential, CredentialKind, CredentialStatus, Identity, IdentityId, IdentityKind,
+    IdentityStatus, PrivilegeTier, Provider,
 };
 
 use super::values::{parse_bool, parse_time, parse_word};
@@ -56,8 +56,15 @@ impl CsvLayout {
     /// Maps a header. Unknown or missing required columns are fatal: a misspelt column would
     /// otherwise silently drop data.
     pub fn from_header(names: &[&str]) -> Result<CsvLayout, String> {
-        let names: Vec<String> = names.iter().map(|n| n.trim().trim_start_matches('\u{feff}').to_ascii_lowercase()).collect();
-        let unknown: Vec<&str> = names.iter().filter(|n| !FIELDS.contains(&n.as_str())).map(String::as_str).collect();
+        let names: Vec<String> = names
+            .iter()
+            .map(|n| n.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+            .collect();
+        let unknown: Vec<&str> = names
+            .iter()
+            .filter(|n| !FIELDS.contains(&n.as_str()))
+            .map(String::as_str)
+            .collect();
         if !unknown.is_empty() {
             return Err(format!(
                 "unknown column(s) {}; the inventory format's columns are: {}",
@@ -69,11 +76,21 @@ impl CsvLayout {
         for (i, field) in FIELDS.iter().enumerate() {
             position[i] = names.iter().position(|n| n == field);
         }
-        let missing: Vec<&str> = REQUIRED.iter().filter(|r| !names.iter().any(|n| n == *r)).copied().collect();
+        let missing: Vec<&str> = REQUIRED
+            .iter()
+            .filter(|r| !names.iter().any(|n| n == *r))
+            .copied()
+            .collect();
         if !missing.is_empty() {
-            return Err(format!("header lacks required column(s): {}", missing.join(", ")));
+            return Err(format!(
+                "header lacks required column(s): {}",
+                missing.join(", ")
+            ));
         }
-        Ok(CsvLayout { position, width: names.len() })
+        Ok(CsvLayout {
+            position,
+            width: names.len(),
+        })
     }
 
     /// Parses one CSV row.
@@ -87,19 +104,25 @@ impl CsvLayout {
         }
         parse_record(|name| {
             let i = FIELDS.iter().position(|f| *f == name)?;
-            self.position[i].map(|p| Cow::Borrowed(fields[p].trim())).filter(|v| !v.is_empty())
+            self.position[i]
+                .map(|p| Cow::Borrowed(fields[p].trim()))
+                .filter(|v| !v.is_empty())
         })
     }
 }
 
 /// Parses one JSON line.
 pub fn parse_json_line(line: &str) -> Result<InventoryRecord, String> {
-    let value: serde_json::Value = serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| format!("not valid JSON: {e}"))?;
     let serde_json::Value::Object(map) = value else {
         return Err("expected a JSON object per line".into());
     };
     if let Some(unknown) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
-        return Err(format!("unknown field '{unknown}'; the inventory format's fields are: {}", FIELDS.join(", ")));
+        return Err(format!(
+            "unknown field '{unknown}'; the inventory format's fields are: {}",
+            FIELDS.join(", ")
+        ));
     }
     let bad_type = std::cell::RefCell::new(None::<String>);
     let record = parse_record(|name| {
@@ -108,17 +131,22 @@ pub fn parse_json_line(line: &str) -> Result<InventoryRecord, String> {
             serde_json::Value::String(s) => Cow::Borrowed(s.trim()),
             serde_json::Value::Bool(b) => Cow::Owned(b.to_string()),
             serde_json::Value::Array(items) if name == "scopes" => {
-                let words: Option<Vec<&str>> = items.iter().map(serde_json::Value::as_str).collect();
+                let words: Option<Vec<&str>> =
+                    items.iter().map(serde_json::Value::as_str).collect();
                 match words {
                     Some(words) => Cow::Owned(words.join(" ")),
                     None => {
-                        bad_type.borrow_mut().get_or_insert(format!("field {name}: expected an array of strings"));
+                        bad_type
+                            .borrow_mut()
+                            .get_or_insert(format!("field {name}: expected an array of strings"));
                         return None;
                     }
                 }
             }
             _ => {
-                bad_type.borrow_mut().get_or_insert(format!("field {name}: expected a string"));
+                bad_type
+                    .borrow_mut()
+                    .get_or_insert(format!("field {name}: expected a string"));
                 return None;
             }
         };
@@ -131,15 +159,19 @@ pub fn parse_json_line(line: &str) -> Result<InventoryRecord, String> {
 }
 
 fn parse_record<'a>(get: impl Fn(&str) -> Option<Cow<'a, str>>) -> Result<InventoryRecord, String> {
-    let required = |name: &str| get(name).ok_or_else(|| format!("column {name} is empty; it is required"));
+    let required =
+        |name: &str| get(name).ok_or_else(|| format!("column {name} is empty; it is required"));
     let record = required("record")?;
-    let provider = Provider::new(&required("provider")?).map_err(|e| format!("column provider: {e}"))?;
+    let provider =
+        Provider::new(&required("provider")?).map_err(|e| format!("column provider: {e}"))?;
     let external_id = required("external_id")?.into_owned();
     let kind = required("kind")?;
     let time = |name: &str| get(name).map(|v| parse_time(name, &v)).transpose();
     let refuse = |fields: &[&str], what: &str| -> Result<(), String> {
         match fields.iter().find(|f| get(f).is_some()) {
-            Some(f) => Err(format!("column {f} does not apply to {what} records; leave it empty")),
+            Some(f) => Err(format!(
+                "column {f} does not apply to {what} records; leave it empty"
+            )),
             None => Ok(()),
         }
     };
@@ -179,10 +211,14 @@ fn parse_record<'a>(get: impl Fn(&str) -> Option<Cow<'a, str>>) -> Result<Invent
             credential.expires_at = time("expires_at")?;
             credential.last_used_at = time("last_used_at")?;
             credential.last_used_from = get("last_used_from").map(Cow::into_owned);
-            credential.scopes = get("scopes").map(|s| s.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
+            credential.scopes = get("scopes")
+                .map(|s| s.split_whitespace().map(str::to_string).collect())
+                .unwrap_or_default();
             Ok(InventoryRecord::Credential(credential))
         }
-        _ => Err(format!("column record: '{record}' must be identity or credential")),
+        _ => Err(format!(
+            "column record: '{record}' must be identity or credential"
+        )),
     }
 }
 
@@ -194,9 +230,18 @@ mod tests {
     fn csv_rows_become_identities_and_credentials() {
         let layout = CsvLayout::from_header(&FIELDS).unwrap();
         let mut row = vec![""; 15];
-        row[..6].copy_from_slice(&["identity", "vault", "svc-payments", "service", "Payments", "team-pay"]);
+        row[..6].copy_from_slice(&[
+            "identity",
+            "vault",
+            "svc-payments",
+            "service",
+            "Payments",
+            "team-pay",
+        ]);
         row[8] = "privileged";
-        let InventoryRecord::Identity(identity) = layout.parse_row(&row).unwrap() else { panic!() };
+        let InventoryRecord::Identity(identity) = layout.parse_row(&row).unwrap() else {
+            panic!()
+        };
         assert_eq!(identity.owner.as_deref(), Some("team-pay"));
         assert_eq!(identity.privilege, PrivilegeTier::Privileged);
 
@@ -205,7 +250,9 @@ mod tests {
         row[6] = "svc-payments";
         row[11] = "2027-01-01";
         row[14] = "read write";
-        let InventoryRecord::Credential(c) = layout.parse_row(&row).unwrap() else { panic!() };
+        let InventoryRecord::Credential(c) = layout.parse_row(&row).unwrap() else {
+            panic!()
+        };
         assert_eq!(c.identity, Some(identity.id));
         assert_eq!(c.scopes, vec!["read", "write"]);
         assert!(!c.is_persistent());
@@ -214,20 +261,35 @@ mod tests {
     #[test]
     fn json_lines_use_the_same_fields() {
         let line = r#"{"record":"credential","provider":"k8s","external_id":"sa-token-1","kind":"api_token","scopes":["get","list"]}"#;
-        let InventoryRecord::Credential(c) = parse_json_line(line).unwrap() else { panic!() };
+        let InventoryRecord::Credential(c) = parse_json_line(line).unwrap() else {
+            panic!()
+        };
         assert_eq!(c.scopes, vec!["get", "list"]);
         assert!(c.identity.is_none());
-        let err = parse_json_line(r#"{"record":"identity","provider":"k8s","external_id":"x","kind":"robot"}"#).unwrap_err();
-        assert!(err.contains("'robot' is not a known identity kind"), "{err}");
-        let err = parse_json_line(r#"{"record":"identity","provider":"k8s","external_id":"x","kind":"bot","expire":"1"}"#).unwrap_err();
+        let err = parse_json_line(
+            r#"{"record":"identity","provider":"k8s","external_id":"x","kind":"robot"}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("'robot' is not a known identity kind"),
+            "{err}"
+        );
+        let err = parse_json_line(
+            r#"{"record":"identity","provider":"k8s","external_id":"x","kind":"bot","expire":"1"}"#,
+        )
+        .unwrap_err();
         assert!(err.contains("unknown field 'expire'"), "{err}");
     }
 
     #[test]
     fn headers_must_use_known_columns() {
-        let err = CsvLayout::from_header(&["record", "provider", "external_id", "kind", "expiry"]).unwrap_err();
+        let err = CsvLayout::from_header(&["record", "provider", "external_id", "kind", "expiry"])
+            .unwrap_err();
         assert!(err.contains("unknown column(s) expiry"), "{err}");
         let err = CsvLayout::from_header(&["record", "provider", "kind"]).unwrap_err();
-        assert!(err.contains("lacks required column(s): external_id"), "{err}");
+        assert!(
+            err.contains("lacks required column(s): external_id"),
+            "{err}"
+        );
     }
 }

@@ -145,14 +145,22 @@ pub async fn import_file(
     now: Timestamp,
     observer: &dyn ImportObserver,
 ) -> Result<ImportSummary, ImportError> {
-    let file_err = |reason: String| ImportError::File { path: path.to_path_buf(), reason };
+    let file_err = |reason: String| ImportError::File {
+        path: path.to_path_buf(),
+        reason,
+    };
     let file = File::open(path).map_err(|e| file_err(open_reason(&e)))?;
-    let meta = file.metadata().map_err(|e| file_err(format!("cannot read: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| file_err(format!("cannot read: {e}")))?;
     if meta.is_dir() {
         return Err(file_err("is a directory; name the file to import".into()));
     }
     if meta.len() == 0 {
-        return Err(file_err(format!("is empty; expected {}", expected_content(kind))));
+        return Err(file_err(format!(
+            "is empty; expected {}",
+            expected_content(kind)
+        )));
     }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(BATCHES_IN_FLIGHT);
     let display = path.display().to_string();
@@ -189,9 +197,15 @@ pub async fn import_file(
             Message::Batch(parsed) => {
                 let mut outcome = BatchOutcome::default();
                 if !parsed.batch.is_empty() {
-                    outcome = store.upsert_inventory(parsed.batch, now).await.map_err(|source| {
-                        ImportError::Store { path: path.to_path_buf(), committed_rows: summary.accepted_rows, source }
-                    })?;
+                    outcome =
+                        store
+                            .upsert_inventory(parsed.batch, now)
+                            .await
+                            .map_err(|source| ImportError::Store {
+                                path: path.to_path_buf(),
+                                committed_rows: summary.accepted_rows,
+                                source,
+                            })?;
                 }
                 let mut rejected = parsed.rejected;
                 rejected.extend(outcome.rejected.drain(..));
@@ -221,7 +235,9 @@ pub async fn import_file(
 fn open_reason(e: &std::io::Error) -> String {
     match e.kind() {
         std::io::ErrorKind::NotFound => "no such file".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied (evict needs read access)".into(),
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (evict needs read access)".into()
+        }
         _ => format!("cannot open: {e}"),
     }
 }
@@ -237,12 +253,24 @@ fn expected_content(kind: ImportKind) -> &'static str {
 
 /// The reader side: runs on a blocking thread and sends batches until the file ends or the
 /// receiver goes away.
-fn parse<R: Read>(kind: ImportKind, path: &Path, source: &str, reader: BufReader<R>, tx: &tokio::sync::mpsc::Sender<Message>) {
+fn parse<R: Read>(
+    kind: ImportKind,
+    path: &Path,
+    source: &str,
+    reader: BufReader<R>,
+    tx: &tokio::sync::mpsc::Sender<Message>,
+) {
     let send = |m: Message| tx.blocking_send(m).is_ok();
     let mut reader = reader;
     let json_lines = kind == ImportKind::Inventory && looks_like_json(path, &mut reader);
     let mut records = RecordReader::new(reader, !json_lines, MAX_RECORD_BYTES);
-    let fatal = |line: u64, reason: String| Message::Fatal(ImportError::Format { path: path.to_path_buf(), line, reason });
+    let fatal = |line: u64, reason: String| {
+        Message::Fatal(ImportError::Format {
+            path: path.to_path_buf(),
+            line,
+            reason,
+        })
+    };
 
     let mut fields_buf = Vec::new();
     let mut ends = Vec::new();
@@ -256,7 +284,10 @@ fn parse<R: Read>(kind: ImportKind, path: &Path, source: &str, reader: BufReader
     } else {
         let (line, header) = match records.next_record() {
             None => {
-                send(Message::Fatal(ImportError::File { path: path.to_path_buf(), reason: format!("has no header; expected {}", expected_content(kind)) }));
+                send(Message::Fatal(ImportError::File {
+                    path: path.to_path_buf(),
+                    reason: format!("has no header; expected {}", expected_content(kind)),
+                }));
                 return;
             }
             Some((line, Err(e))) => {
@@ -299,7 +330,11 @@ fn parse<R: Read>(kind: ImportKind, path: &Path, source: &str, reader: BufReader
     };
 
     let new_parsed = || Parsed {
-        batch: InventoryBatch { source: source.to_string(), file: path.display().to_string(), ..Default::default() },
+        batch: InventoryBatch {
+            source: source.to_string(),
+            file: path.display().to_string(),
+            ..Default::default()
+        },
         rejected: Vec::new(),
         rows: 0,
         accepted: 0,
@@ -317,10 +352,15 @@ fn parse<R: Read>(kind: ImportKind, path: &Path, source: &str, reader: BufReader
                     .map(|r| push_record(&mut parsed.batch, line, r)),
                 Layout::Report(layout) => {
                     split_csv(record.bytes, &mut fields_buf, &mut ends);
-                    field_strs(&fields_buf, &ends).and_then(|f| layout.parse_row(&f)).map(|(identity, credentials)| {
-                        parsed.batch.identities.push((line, identity));
-                        parsed.batch.credentials.extend(credentials.into_iter().map(|c| (line, c)));
-                    })
+                    field_strs(&fields_buf, &ends)
+                        .and_then(|f| layout.parse_row(&f))
+                        .map(|(identity, credentials)| {
+                            parsed.batch.identities.push((line, identity));
+                            parsed
+                                .batch
+                                .credentials
+                                .extend(credentials.into_iter().map(|c| (line, c)));
+                        })
                 }
                 Layout::Csv(layout) => {
                     split_csv(record.bytes, &mut fields_buf, &mut ends);
@@ -360,15 +400,25 @@ fn field_strs<'a>(bytes: &'a [u8], ends: &[usize]) -> Result<Vec<&'a str>, Strin
         .map(|(i, &end)| {
             let field = &bytes[start..end];
             start = end;
-            std::str::from_utf8(field)
-                .map_err(|e| format!("field {} is not valid UTF-8 (at byte {} of the field)", i + 1, e.valid_up_to()))
+            std::str::from_utf8(field).map_err(|e| {
+                format!(
+                    "field {} is not valid UTF-8 (at byte {} of the field)",
+                    i + 1,
+                    e.valid_up_to()
+                )
+            })
         })
         .collect()
 }
 
 /// JSON lines by extension, or by a first non-blank byte of `{` when the extension says nothing.
 fn looks_like_json<R: Read>(path: &Path, reader: &mut BufReader<R>) -> bool {
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("jsonl" | "ndjson" | "json") => true,
         Some("csv") => false,
         _ => reader

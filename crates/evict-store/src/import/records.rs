@@ -49,7 +49,14 @@ impl<R: BufRead> RecordReader<R> {
     /// A reader of CSV records (`csv_quotes`: a newline inside `"…"` does not end a record)
     /// or of plain lines.
     pub fn new(inner: R, csv_quotes: bool, max_len: usize) -> Self {
-        RecordReader { inner, csv_quotes, max_len, buf: Vec::new(), next_line: 1, offset: 0 }
+        RecordReader {
+            inner,
+            csv_quotes,
+            max_len,
+            buf: Vec::new(),
+            next_line: 1,
+            offset: 0,
+        }
     }
 
     /// Bytes consumed so far.
@@ -73,7 +80,14 @@ impl<R: BufRead> RecordReader<R> {
                     if self.buf.iter().all(u8::is_ascii_whitespace) {
                         continue;
                     }
-                    return Some((line, Ok(RawRecord { line, offset, bytes: &self.buf })));
+                    return Some((
+                        line,
+                        Ok(RawRecord {
+                            line,
+                            offset,
+                            bytes: &self.buf,
+                        }),
+                    ));
                 }
                 Err(e) => return Some((line, Err(e))),
             }
@@ -96,7 +110,10 @@ impl<R: BufRead> RecordReader<R> {
                     return Ok(false);
                 }
                 if let Some(len) = overflow {
-                    return Err(RecordError::TooLong { max: self.max_len, len });
+                    return Err(RecordError::TooLong {
+                        max: self.max_len,
+                        len,
+                    });
                 }
                 if in_quotes {
                     return Err(RecordError::Unterminated);
@@ -143,7 +160,10 @@ impl<R: BufRead> RecordReader<R> {
             self.offset += consumed as u64;
             if end.is_some() {
                 if let Some(len) = overflow {
-                    return Err(RecordError::TooLong { max: self.max_len, len });
+                    return Err(RecordError::TooLong {
+                        max: self.max_len,
+                        len,
+                    });
                 }
                 return Ok(true);
             }
@@ -200,7 +220,11 @@ mod tests {
         let mut reader = RecordReader::new(input, csv, max);
         let mut out = Vec::new();
         while let Some((line, r)) = reader.next_record() {
-            out.push((line, r.map(|r| String::from_utf8_lossy(r.bytes).into_owned()).map_err(|e| e.to_string())));
+            out.push((
+                line,
+                r.map(|r| String::from_utf8_lossy(r.bytes).into_owned())
+                    .map_err(|e| e.to_string()),
+            ));
         }
         out
     }
@@ -235,7 +259,14 @@ mod tests {
         let got = records(&input, true, 64);
         assert_eq!(got[0], (1, Ok("ok1".into())));
         assert_eq!(got[1].0, 2);
-        assert!(got[1].1.as_ref().unwrap_err().contains("longer than 64 bytes"), "{got:?}");
+        assert!(
+            got[1]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .contains("longer than 64 bytes"),
+            "{got:?}"
+        );
         assert_eq!(got[2], (3, Ok("ok2".into())));
     }
 
@@ -243,12 +274,21 @@ mod tests {
     fn a_file_ending_inside_quotes_is_reported() {
         let got = records(b"a\n\"unterminated,b\n", true, 100);
         assert_eq!(got[1].0, 2);
-        assert!(got[1].1.as_ref().unwrap_err().contains("ends inside a quoted field"));
+        assert!(
+            got[1]
+                .1
+                .as_ref()
+                .unwrap_err()
+                .contains("ends inside a quoted field")
+        );
     }
 
     #[test]
     fn csv_fields_unescape_quotes() {
-        assert_eq!(fields("a,\"b,c\",\"d\"\"e\",,"), vec!["a", "b,c", "d\"e", "", ""]);
+        assert_eq!(
+            fields("a,\"b,c\",\"d\"\"e\",,"),
+            vec!["a", "b,c", "d\"e", "", ""]
+        );
         assert_eq!(fields(""), vec![""]);
     }
 

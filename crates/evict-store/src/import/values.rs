@@ -10,7 +10,11 @@ use crate::text::shown_value;
 pub(crate) fn parse_time(column: &str, value: &str) -> Result<Timestamp, String> {
     let value = value.trim();
     let parsed = value.parse::<Timestamp>().ok().or_else(|| {
-        value.parse::<Date>().ok().and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok()).map(|z| z.timestamp())
+        value
+            .parse::<Date>()
+            .ok()
+            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
     });
     match parsed {
         Some(t) => Ok(Timestamp::from_second(t.as_second()).unwrap_or(t)),
@@ -26,7 +30,10 @@ pub(crate) fn parse_bool(column: &str, value: &str) -> Result<bool, String> {
     match value.trim().to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(format!("column {column}: expected true or false, found {}", shown_value(value))),
+        _ => Err(format!(
+            "column {column}: expected true or false, found {}",
+            shown_value(value)
+        )),
     }
 }
 
@@ -36,7 +43,12 @@ where
     T: std::str::FromStr<Err = evict_model::UnknownValue>,
 {
     value.parse().map_err(|e: evict_model::UnknownValue| {
-        format!("column {column}: {} is not a known {}; expected one of: {}", shown_value(value), e.vocabulary, e.expected)
+        format!(
+            "column {column}: {} is not a known {}; expected one of: {}",
+            shown_value(value),
+            e.vocabulary,
+            e.expected
+        )
     })
 }
 
@@ -46,17 +58,37 @@ mod tests {
 
     #[test]
     fn times_in_the_forms_seen_in_the_wild() {
-        assert_eq!(parse_time("t", "2014-10-07T15:16:00+00:00").unwrap().to_string(), "2014-10-07T15:16:00Z");
-        assert_eq!(parse_time("t", "2014-10-07T15:16:00.250Z").unwrap().to_string(), "2014-10-07T15:16:00Z");
-        assert_eq!(parse_time("t", "2014-10-07").unwrap().to_string(), "2014-10-07T00:00:00Z");
+        assert_eq!(
+            parse_time("t", "2014-10-07T15:16:00+00:00")
+                .unwrap()
+                .to_string(),
+            "2014-10-07T15:16:00Z"
+        );
+        assert_eq!(
+            parse_time("t", "2014-10-07T15:16:00.250Z")
+                .unwrap()
+                .to_string(),
+            "2014-10-07T15:16:00Z"
+        );
+        assert_eq!(
+            parse_time("t", "2014-10-07").unwrap().to_string(),
+            "2014-10-07T00:00:00Z"
+        );
         let err = parse_time("password_last_used", "07/10/2014").unwrap_err();
-        assert!(err.contains("password_last_used") && err.contains("'07/10/2014'"), "{err}");
+        assert!(
+            err.contains("password_last_used") && err.contains("'07/10/2014'"),
+            "{err}"
+        );
     }
 
     #[test]
     fn booleans_are_strict() {
         assert!(parse_bool("b", "TRUE").unwrap());
         assert!(!parse_bool("b", "false").unwrap());
-        assert!(parse_bool("mfa_active", "yes").unwrap_err().contains("expected true or false, found 'yes'"));
+        assert!(
+            parse_bool("mfa_active", "yes")
+                .unwrap_err()
+                .contains("expected true or false, found 'yes'")
+        );
     }
 }

@@ -1,0 +1,167 @@
+//! Command-line arguments. Doc comments here are the help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Evict proves an attacker's access is gone: it inventories every identity and credential,
+/// finds what must be revoked after a breach, revokes it, and keeps tamper-evident evidence.
+///
+/// The store is SQLite under $EVICT_HOME (default ./.evict), or PostgreSQL when
+/// EVICT_DATABASE_URL is a postgres:// URL.
+///
+/// Exit codes: 0 success; 1 done, but something needs attention (rejected rows, a broken
+/// journal); 2 usage, input or store error.
+#[derive(Debug, Parser)]
+#[command(
+    name = "evict",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// No progress bars or notes on stderr; errors are still printed.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    /// Treat this time as "now" for ages and "unused for N days" (RFC 3339); for reproducible
+    /// reports and tests.
+    #[arg(long, global = true, env = "EVICT_NOW", hide = true)]
+    pub now: Option<String>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A table for people.
+    Table,
+    /// JSON for programs (one document on stdout).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Import identities and credentials from an inventory source.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// List, show and count what the store knows.
+    #[command(subcommand)]
+    Inventory(InventoryCommand),
+    /// Check the evidence journal.
+    #[command(subcommand)]
+    Journal(JournalCommand),
+    /// Run the whole story on a generated organisation, offline, in a fresh temporary store.
+    Demo(DemoArgs),
+    /// Generate synthetic test data (credential report, inventory) for trials and benchmarks.
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// The AWS IAM credential report CSV (`aws iam get-credential-report`, Content
+    /// base64-decoded). Re-importing the same report changes nothing.
+    AwsCredentialReport(ImportArgs),
+    /// Evict's generic inventory: CSV with a header, or JSON lines (.jsonl), with the fields of
+    /// docs/inventory-format.md.
+    Inventory(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files to import, in order.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InventoryCommand {
+    /// List credentials (or identities with --identities) matching the filters.
+    List(ListArgs),
+    /// Show one identity with its credentials, or one credential with its identity. ID is an
+    /// evict id (i_…, c_…) or PROVIDER:EXTERNAL_ID.
+    Show {
+        /// The id.
+        id: String,
+    },
+    /// Counts by kind and the figures a responder asks first.
+    Stats,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// List identities instead of credentials.
+    #[arg(long)]
+    pub identities: bool,
+    /// Only this provider (aws, okta, github, …).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only this kind (a credential kind such as access_key, or with --identities an identity
+    /// kind such as service).
+    #[arg(long)]
+    pub kind: Option<String>,
+    /// Only this owner.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only this status (active, inactive, revoked, expired; for identities active, disabled,
+    /// deleted).
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Only credentials with no expiry.
+    #[arg(long)]
+    pub persistent: bool,
+    /// Only those not used in N days (never used counts once they are N days old).
+    #[arg(long, value_name = "N")]
+    pub unused_days: Option<u32>,
+    /// Only those issued (identities: created) more than N days ago.
+    #[arg(long, value_name = "N")]
+    pub older_days: Option<u32>,
+    /// At most this many rows.
+    #[arg(long)]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JournalCommand {
+    /// Recompute the hash chain; names the first broken entry and exits 1 if there is one.
+    Verify,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// IAM users in the generated credential report.
+    #[arg(long, default_value_t = 200)]
+    pub users: u64,
+    /// Rows in the generated generic inventory.
+    #[arg(long, default_value_t = 1000)]
+    pub inventory_rows: u64,
+    /// Seed for the generator.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Folder to write into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// IAM users in the credential report (0 = none).
+    #[arg(long, default_value_t = 0)]
+    pub users: u64,
+    /// Rows in the generic inventory (0 = none).
+    #[arg(long, default_value_t = 0)]
+    pub inventory_rows: u64,
+    /// Write the inventory as JSON lines instead of CSV.
+    #[arg(long)]
+    pub jsonl: bool,
+    /// Seed for the generator.
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+}

@@ -1,0 +1,34 @@
+//! `evict journal …`
+
+use crate::args::{Format, JournalCommand};
+use crate::{Context, Outcome, output};
+
+pub async fn run(ctx: &Context, cmd: JournalCommand) -> anyhow::Result<Outcome> {
+    match cmd {
+        JournalCommand::Verify => {
+            let store = crate::open_store().await?;
+            let report = store.journal_verify().await;
+            store.close().await;
+            let report = report?;
+            match ctx.format {
+                Format::Json => output::json(&report)?,
+                Format::Table => match (&report.broken, &report.head) {
+                    (Some(broken), _) => output::line(&format!(
+                        "journal BROKEN at entry {}: {} ({} entries before it verified)",
+                        broken.seq, broken.reason, report.entries
+                    )),
+                    (None, Some(head)) => output::line(&format!(
+                        "journal intact: {} entries, head {head}",
+                        report.entries
+                    )),
+                    (None, None) => output::line("journal intact: no entries"),
+                },
+            }
+            Ok(if report.broken.is_some() {
+                Outcome::Attention
+            } else {
+                Outcome::Ok
+            })
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Everything the binary prints goes through here: tables, JSON, notes and errors.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use comfy_table::{ContentArrangement, Table, presets};
+use jiff::Timestamp;
+use serde::Serialize;
+
+/// An error line on stderr.
+pub fn error(message: &str) {
+    eprintln!("error: {message}");
+}
+
+/// A note on stderr for people (suppressed by --quiet).
+pub fn note(quiet: bool, message: &str) {
+    if !quiet {
+        eprintln!("{message}");
+    }
+}
+
+/// A line on stdout.
+pub fn line(text: &str) {
+    println!("{text}");
+}
+
+/// One JSON document on stdout.
+pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+/// A table with a header, sized to the terminal when there is one.
+pub fn table(header: &[&str]) -> Table {
+    let mut table = Table::new();
+    table
+        .load_preset(presets::UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    table.set_header(header.iter().copied());
+    table
+}
+
+/// Prints a table on stdout.
+pub fn print_table(table: &Table) {
+    println!("{table}");
+}
+
+/// A time as a date for tables; `-` when unknown.
+pub fn date(t: Option<Timestamp>) -> String {
+    t.map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+/// An optional text for tables; `-` when missing.
+pub fn opt(text: Option<&str>) -> String {
+    text.filter(|t| !t.is_empty()).unwrap_or("-").to_string()
+}
