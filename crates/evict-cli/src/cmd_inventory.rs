@@ -200,7 +200,7 @@ async fn show(ctx: &Context, store: &evict_store::Store, id: &str) -> anyhow::Re
         ShowResult::Credential {
             credential,
             identity,
-        } => (identity, vec![credential]),
+        } => (identity, vec![*credential]),
     };
     if let Some(i) = identity {
         let mut table = output::table(&["identity", ""]);

@@ -449,7 +449,7 @@ pub enum ShowResult {
     /// A credential and its identity.
     Credential {
         /// The credential.
-        credential: CredentialRow,
+        credential: Box<CredentialRow>,
         /// Its identity.
         identity: Option<Identity>,
     },
@@ -500,11 +500,11 @@ impl Conditions {
         let mut out = String::new();
         let mut values = values.iter();
         for part in clause.split('?').enumerate() {
-            if part.0 > 0 {
-                if let Some(v) = values.next() {
-                    self.values.push(v.clone());
-                    out.push_str(&format!("${}", self.values.len()));
-                }
+            if part.0 > 0
+                && let Some(v) = values.next()
+            {
+                self.values.push(v.clone());
+                out.push_str(&format!("${}", self.values.len()));
             }
             out.push_str(part.1);
         }
@@ -544,7 +544,7 @@ impl Store {
             cond.push("c.kind = ?", &[k.to_string()]);
         }
         if let Some(o) = &filter.owner {
-            cond.push("i.owner = ?", &[o.clone()]);
+            cond.push("i.owner = ?", std::slice::from_ref(o));
         }
         if let Some(s) = filter.status {
             cond.push("c.status = ?", &[s.to_string()]);
@@ -620,7 +620,7 @@ impl Store {
             cond.push("kind = ?", &[k.to_string()]);
         }
         if let Some(o) = &filter.owner {
-            cond.push("owner = ?", &[o.clone()]);
+            cond.push("owner = ?", std::slice::from_ref(o));
         }
         if let Some(s) = filter.status {
             cond.push("status = ?", &[s.to_string()]);
@@ -692,22 +692,22 @@ impl Store {
         } else {
             return Ok(None);
         };
-        if let Some(id) = identity_id {
-            if let Some(identity) = self.identity(&id).await? {
-                let filter = CredentialFilter {
-                    identity: Some(id),
-                    ..Default::default()
-                };
-                let mut credentials = Vec::new();
-                self.for_each_credential(&filter, Timestamp::UNIX_EPOCH, None, |c| {
-                    credentials.push(c)
-                })
-                .await?;
-                return Ok(Some(ShowResult::Identity {
-                    identity,
-                    credentials,
-                }));
-            }
+        if let Some(id) = identity_id
+            && let Some(identity) = self.identity(&id).await?
+        {
+            let filter = CredentialFilter {
+                identity: Some(id),
+                ..Default::default()
+            };
+            let mut credentials = Vec::new();
+            self.for_each_credential(&filter, Timestamp::UNIX_EPOCH, None, |c| {
+                credentials.push(c)
+            })
+            .await?;
+            return Ok(Some(ShowResult::Identity {
+                identity,
+                credentials,
+            }));
         }
         if let Some(id) = credential_id {
             let sql = format!(
@@ -725,7 +725,7 @@ impl Store {
                     None => None,
                 };
                 return Ok(Some(ShowResult::Credential {
-                    credential,
+                    credential: Box::new(credential),
                     identity,
                 }));
             }

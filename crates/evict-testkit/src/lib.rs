@@ -207,7 +207,13 @@ pub struct InventoryTruth {
     pub persistent_active: u64,
 }
 
-const PROVIDERS: [(&str, &[(&str, &[&str])]); 5] = [
+/// Identity kinds of a provider, each with the credential kinds it holds.
+type ProviderShape = (
+    &'static str,
+    &'static [(&'static str, &'static [&'static str])],
+);
+
+const PROVIDERS: [ProviderShape; 5] = [
     (
         "slack",
         &[

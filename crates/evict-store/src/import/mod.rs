@@ -208,7 +208,7 @@ pub async fn import_file(
                             })?;
                 }
                 let mut rejected = parsed.rejected;
-                rejected.extend(outcome.rejected.drain(..));
+                rejected.append(&mut outcome.rejected);
                 rejected.sort_by_key(|r| r.line);
                 for r in &rejected {
                     observer.rejected(r);

@@ -97,6 +97,8 @@ impl<R: BufRead> RecordReader<R> {
     /// Reads one record into `buf`. Ok(false) at the end of input.
     fn fill_record(&mut self) -> Result<bool, RecordError> {
         let mut in_quotes = false;
+        // Set once the record is past the cap: from then on only its length is counted and
+        // quotes no longer matter, so the next line break ends it.
         let mut overflow: Option<u64> = None;
         let mut any = false;
         loop {
@@ -110,10 +112,7 @@ impl<R: BufRead> RecordReader<R> {
                     return Ok(false);
                 }
                 if let Some(len) = overflow {
-                    return Err(RecordError::TooLong {
-                        max: self.max_len,
-                        len,
-                    });
+                    return Err(RecordError::TooLong { max: self.max_len, len });
                 }
                 if in_quotes {
                     return Err(RecordError::Unterminated);
@@ -121,54 +120,77 @@ impl<R: BufRead> RecordReader<R> {
                 return Ok(true);
             }
             any = true;
-            // Find the end of the record in this chunk.
-            let mut end = None;
-            if self.csv_quotes && overflow.is_none() {
-                let mut from = 0;
-                while let Some(i) = memchr::memchr2(b'"', b'\n', &chunk[from..]) {
-                    let at = from + i;
-                    if chunk[at] == b'"' {
-                        in_quotes = !in_quotes;
-                    } else {
+            let (consumed, finished) = if let Some(len) = overflow.as_mut() {
+                match memchr::memchr(b'\n', chunk) {
+                    Some(i) => {
                         self.next_line += 1;
-                        if !in_quotes {
-                            end = Some(at);
-                            break;
-                        }
+                        *len += i as u64;
+                        (i + 1, true)
                     }
-                    from = at + 1;
-                }
-            } else if let Some(i) = memchr::memchr(b'\n', chunk) {
-                self.next_line += 1;
-                end = Some(i);
-            }
-            let take = end.unwrap_or(chunk.len());
-            match overflow.as_mut() {
-                Some(len) => *len += take as u64,
-                None if self.buf.len() + take > self.max_len => {
-                    // Past the cap, quotes no longer matter: skip to the next line break.
-                    overflow = Some((self.buf.len() + take) as u64);
-                    self.buf.clear();
-                    if end.is_none() {
-                        in_quotes = false;
+                    None => {
+                        *len += chunk.len() as u64;
+                        (chunk.len(), false)
                     }
                 }
-                None => self.buf.extend_from_slice(&chunk[..take]),
-            }
-            let consumed = end.map_or(take, |e| e + 1);
+            } else {
+                // Look no further than one byte past the cap.
+                let room = self.max_len - self.buf.len() + 1;
+                let window = &chunk[..chunk.len().min(room)];
+                let end = if self.csv_quotes {
+                    find_csv_end(window, &mut in_quotes, &mut self.next_line)
+                } else {
+                    let end = memchr::memchr(b'\n', window);
+                    self.next_line += u64::from(end.is_some());
+                    end
+                };
+                match end {
+                    Some(i) if self.buf.len() + i <= self.max_len => {
+                        self.buf.extend_from_slice(&window[..i]);
+                        (i + 1, true)
+                    }
+                    Some(i) => {
+                        overflow = Some((self.buf.len() + i) as u64);
+                        (i + 1, true)
+                    }
+                    None if self.buf.len() + window.len() > self.max_len => {
+                        overflow = Some((self.buf.len() + window.len()) as u64);
+                        self.buf.clear();
+                        (window.len(), false)
+                    }
+                    None => {
+                        self.buf.extend_from_slice(window);
+                        (window.len(), false)
+                    }
+                }
+            };
             self.inner.consume(consumed);
             self.offset += consumed as u64;
-            if end.is_some() {
-                if let Some(len) = overflow {
-                    return Err(RecordError::TooLong {
-                        max: self.max_len,
-                        len,
-                    });
-                }
-                return Ok(true);
+            if finished {
+                return match overflow {
+                    Some(len) => Err(RecordError::TooLong { max: self.max_len, len }),
+                    None => Ok(true),
+                };
             }
         }
     }
+}
+
+/// The first line break outside quotes, counting every line break seen up to it.
+fn find_csv_end(window: &[u8], in_quotes: &mut bool, lines: &mut u64) -> Option<usize> {
+    let mut from = 0;
+    while let Some(i) = memchr::memchr2(b'"', b'\n', &window[from..]) {
+        let at = from + i;
+        if window[at] == b'"' {
+            *in_quotes = !*in_quotes;
+        } else {
+            *lines += 1;
+            if !*in_quotes {
+                return Some(at);
+            }
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// Splits one CSV record into fields (RFC 4180 quoting; `""` inside quotes is one `"`).
