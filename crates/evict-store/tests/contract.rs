@@ -18,7 +18,8 @@ struct TestStore {
 }
 
 fn admin_url() -> String {
-    std::env::var("EVICT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("EVICT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -27,7 +28,12 @@ async fn sqlite() -> TestStore {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("evict test.db");
     let store = Store::open_sqlite_file(&path).await.unwrap();
-    TestStore { store, reopen: format!("sqlite://{}", path.display()).replace(' ', "%20"), _dir: dir, pg_database: None }
+    TestStore {
+        store,
+        reopen: format!("sqlite://{}", path.display()).replace(' ', "%20"),
+        _dir: dir,
+        pg_database: None,
+    }
 }
 
 async fn postgres() -> Option<TestStore> {
@@ -38,19 +44,36 @@ async fn postgres() -> Option<TestStore> {
             panic!("PostgreSQL is required under CI=true but {admin} is unreachable: {e}")
         }
         Err(e) => {
-            eprintln!("NOTICE: skipping the PostgreSQL half of this test: {admin} unreachable: {e}");
+            eprintln!(
+                "NOTICE: skipping the PostgreSQL half of this test: {admin} unreachable: {e}"
+            );
             return None;
         }
     };
-    let name = format!("evict_contract_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut conn).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut conn).await.unwrap();
+    let name = format!(
+        "evict_contract_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .unwrap();
     let url = match admin.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),
         None => panic!("EVICT_TEST_POSTGRES_URL must end in /DATABASE"),
     };
     let store = Store::open_url(&url).await.unwrap();
-    Some(TestStore { store, reopen: url, _dir: tempfile::tempdir().unwrap(), pg_database: Some(name) })
+    Some(TestStore {
+        store,
+        reopen: url,
+        _dir: tempfile::tempdir().unwrap(),
+        pg_database: Some(name),
+    })
 }
 
 impl TestStore {
@@ -58,7 +81,9 @@ impl TestStore {
         self.store.close().await;
         if let Some(name) = self.pg_database {
             if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn).await;
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
             }
         }
     }
@@ -95,7 +120,12 @@ fn report_file(dir: &Path, users: u64) -> (PathBuf, evict_testkit::ReportTruth) 
 
 async fn snapshot(store: &Store) -> Vec<String> {
     let mut all = Vec::new();
-    for (table, order) in [("identities", "id"), ("credentials", "id"), ("journal", "seq"), ("journal_head", "id")] {
+    for (table, order) in [
+        ("identities", "id"),
+        ("credentials", "id"),
+        ("journal", "seq"),
+        ("journal_head", "id"),
+    ] {
         all.extend(store.dump_table(table, order).await.unwrap());
     }
     all
@@ -104,14 +134,38 @@ async fn snapshot(store: &Store) -> Vec<String> {
 on_both_backends!(reimporting_a_report_leaves_the_store_unchanged, |ts| {
     let dir = tempfile::tempdir().unwrap();
     let (path, truth) = report_file(dir.path(), 300);
-    let first = import_file(&ts.store, ImportKind::AwsCredentialReport, &path, reference_now(), &Quiet).await.unwrap();
+    let first = import_file(
+        &ts.store,
+        ImportKind::AwsCredentialReport,
+        &path,
+        reference_now(),
+        &Quiet,
+    )
+    .await
+    .unwrap();
     assert_eq!(first.rows, truth.users);
     assert_eq!(first.rejected, 0);
-    assert_eq!(first.inserted, truth.users + truth.passwords + truth.access_keys + truth.certificates);
+    assert_eq!(
+        first.inserted,
+        truth.users + truth.passwords + truth.access_keys + truth.certificates
+    );
     let before = snapshot(&ts.store).await;
-    let later = reference_now().checked_add(jiff::SignedDuration::from_hours(48)).unwrap();
-    let second = import_file(&ts.store, ImportKind::AwsCredentialReport, &path, later, &Quiet).await.unwrap();
-    assert_eq!((second.inserted, second.updated, second.journal_entries), (0, 0, 0));
+    let later = reference_now()
+        .checked_add(jiff::SignedDuration::from_hours(48))
+        .unwrap();
+    let second = import_file(
+        &ts.store,
+        ImportKind::AwsCredentialReport,
+        &path,
+        later,
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (second.inserted, second.updated, second.journal_entries),
+        (0, 0, 0)
+    );
     assert_eq!(second.unchanged, first.inserted);
     assert_eq!(snapshot(&ts.store).await, before);
     ts.finish().await;
@@ -120,13 +174,30 @@ on_both_backends!(reimporting_a_report_leaves_the_store_unchanged, |ts| {
 on_both_backends!(stats_match_the_generated_ground_truth, |ts| {
     let dir = tempfile::tempdir().unwrap();
     let (path, truth) = report_file(dir.path(), 500);
-    import_file(&ts.store, ImportKind::AwsCredentialReport, &path, reference_now(), &Quiet).await.unwrap();
+    import_file(
+        &ts.store,
+        ImportKind::AwsCredentialReport,
+        &path,
+        reference_now(),
+        &Quiet,
+    )
+    .await
+    .unwrap();
     let stats = ts.store.inventory_stats(reference_now()).await.unwrap();
     assert_eq!(stats.identities as u64, truth.users);
     assert_eq!(stats.active_access_keys as u64, truth.active_access_keys);
-    assert_eq!(stats.access_keys_unused_90d as u64, truth.access_keys_unused_90d);
-    assert_eq!(stats.access_keys_older_365d as u64, truth.access_keys_older_365d);
-    assert_eq!(stats.password_users_without_mfa as u64, truth.password_users_without_mfa);
+    assert_eq!(
+        stats.access_keys_unused_90d as u64,
+        truth.access_keys_unused_90d
+    );
+    assert_eq!(
+        stats.access_keys_older_365d as u64,
+        truth.access_keys_older_365d
+    );
+    assert_eq!(
+        stats.password_users_without_mfa as u64,
+        truth.password_users_without_mfa
+    );
     assert!(truth.access_keys_unused_90d > 0 && truth.password_users_without_mfa > 0);
     ts.finish().await;
 });
@@ -134,17 +205,40 @@ on_both_backends!(stats_match_the_generated_ground_truth, |ts| {
 on_both_backends!(a_changed_row_is_an_update_with_a_journal_entry, |ts| {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = report_file(dir.path(), 20);
-    import_file(&ts.store, ImportKind::AwsCredentialReport, &path, reference_now(), &Quiet).await.unwrap();
+    import_file(
+        &ts.store,
+        ImportKind::AwsCredentialReport,
+        &path,
+        reference_now(),
+        &Quiet,
+    )
+    .await
+    .unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     // Turn MFA on for the first IAM user (line 3: header, root, user).
     let fields: Vec<&str> = lines[2].split(',').collect();
     let mut fields: Vec<String> = fields.into_iter().map(String::from).collect();
-    fields[7] = if fields[7] == "true" { "false".into() } else { "true".into() };
+    fields[7] = if fields[7] == "true" {
+        "false".into()
+    } else {
+        "true".into()
+    };
     lines[2] = fields.join(",");
     std::fs::write(&path, lines.join("\n")).unwrap();
-    let again = import_file(&ts.store, ImportKind::AwsCredentialReport, &path, reference_now(), &Quiet).await.unwrap();
-    assert_eq!((again.inserted, again.updated, again.journal_entries), (0, 1, 1));
+    let again = import_file(
+        &ts.store,
+        ImportKind::AwsCredentialReport,
+        &path,
+        reference_now(),
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (again.inserted, again.updated, again.journal_entries),
+        (0, 1, 1)
+    );
     let journal = ts.store.journal_verify().await.unwrap();
     assert!(journal.broken.is_none());
     assert_eq!(journal.entries, 2);
@@ -154,40 +248,99 @@ on_both_backends!(a_changed_row_is_an_update_with_a_journal_entry, |ts| {
 on_both_backends!(discovered_key_ids_survive_a_reimport, |ts| {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = report_file(dir.path(), 30);
-    import_file(&ts.store, ImportKind::AwsCredentialReport, &path, reference_now(), &Quiet).await.unwrap();
+    import_file(
+        &ts.store,
+        ImportKind::AwsCredentialReport,
+        &path,
+        reference_now(),
+        &Quiet,
+    )
+    .await
+    .unwrap();
     let mut keys = Vec::new();
-    let filter = CredentialFilter { kind: Some(evict_model::CredentialKind::AccessKey), ..Default::default() };
-    ts.store.for_each_credential(&filter, reference_now(), Some(1), |c| keys.push(c.credential.id)).await.unwrap();
+    let filter = CredentialFilter {
+        kind: Some(evict_model::CredentialKind::AccessKey),
+        ..Default::default()
+    };
+    ts.store
+        .for_each_credential(&filter, reference_now(), Some(1), |c| {
+            keys.push(c.credential.id)
+        })
+        .await
+        .unwrap();
     // What discovery will do: attach the real key id to the slot.
-    ts.store.execute_raw(&format!("UPDATE credentials SET native_id = 'AKIA' || 'SYNTHETIC0001' WHERE id = '{}'", keys[0])).await.unwrap();
-    let again = import_file(&ts.store, ImportKind::AwsCredentialReport, &path, reference_now(), &Quiet).await.unwrap();
+    ts.store
+        .execute_raw(&format!(
+            "UPDATE credentials SET native_id = 'AKIA' || 'SYNTHETIC0001' WHERE id = '{}'",
+            keys[0]
+        ))
+        .await
+        .unwrap();
+    let again = import_file(
+        &ts.store,
+        ImportKind::AwsCredentialReport,
+        &path,
+        reference_now(),
+        &Quiet,
+    )
+    .await
+    .unwrap();
     assert_eq!(again.updated, 0);
-    let Some(evict_store::ShowResult::Credential { credential, .. }) = ts.store.show(keys[0].as_str()).await.unwrap() else { panic!() };
-    assert_eq!(credential.credential.native_id.as_deref(), Some("AKIASYNTHETIC0001"));
+    let Some(evict_store::ShowResult::Credential { credential, .. }) =
+        ts.store.show(keys[0].as_str()).await.unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        credential.credential.native_id.as_deref(),
+        Some("AKIASYNTHETIC0001")
+    );
     ts.finish().await;
 });
 
-on_both_backends!(credentials_of_unknown_identities_are_rejected_not_guessed, |ts| {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("inv.jsonl");
-    std::fs::write(&path, concat!(
+on_both_backends!(
+    credentials_of_unknown_identities_are_rejected_not_guessed,
+    |ts| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("inv.jsonl");
+        std::fs::write(&path, concat!(
         r#"{"record":"credential","provider":"vault","external_id":"tok-1","kind":"api_token","identity":"svc-late"}"#, "\n",
         r#"{"record":"identity","provider":"vault","external_id":"svc-late","kind":"service"}"#, "\n",
         r#"{"record":"credential","provider":"vault","external_id":"tok-2","kind":"api_token","identity":"svc-late"}"#, "\n",
     )).unwrap();
-    let summary = import_file(&ts.store, ImportKind::Inventory, &path, reference_now(), &Quiet).await.unwrap();
-    // Same batch: the identity is known by the time the batch is written, so both stand.
-    assert_eq!(summary.rejected, 0);
-    assert_eq!(summary.inserted, 3);
-    let lonely = dir.path().join("lonely.jsonl");
-    std::fs::write(&lonely, r#"{"record":"credential","provider":"vault","external_id":"tok-3","kind":"api_token","identity":"nobody"}"#).unwrap();
-    let summary = import_file(&ts.store, ImportKind::Inventory, &lonely, reference_now(), &Quiet).await.unwrap();
-    assert_eq!((summary.rejected, summary.inserted), (1, 0));
-    ts.finish().await;
-});
+        let summary = import_file(
+            &ts.store,
+            ImportKind::Inventory,
+            &path,
+            reference_now(),
+            &Quiet,
+        )
+        .await
+        .unwrap();
+        // Same batch: the identity is known by the time the batch is written, so both stand.
+        assert_eq!(summary.rejected, 0);
+        assert_eq!(summary.inserted, 3);
+        let lonely = dir.path().join("lonely.jsonl");
+        std::fs::write(&lonely, r#"{"record":"credential","provider":"vault","external_id":"tok-3","kind":"api_token","identity":"nobody"}"#).unwrap();
+        let summary = import_file(
+            &ts.store,
+            ImportKind::Inventory,
+            &lonely,
+            reference_now(),
+            &Quiet,
+        )
+        .await
+        .unwrap();
+        assert_eq!((summary.rejected, summary.inserted), (1, 0));
+        ts.finish().await;
+    }
+);
 
 on_both_backends!(a_newer_schema_is_refused, |ts| {
-    assert_eq!(ts.store.schema_version().await.unwrap(), ts.store.supported_schema_version());
+    assert_eq!(
+        ts.store.schema_version().await.unwrap(),
+        ts.store.supported_schema_version()
+    );
     // Opening again is a no-op.
     let again = Store::open_url(&ts.reopen).await.unwrap();
     again.close().await;
@@ -205,8 +358,14 @@ on_both_backends!(a_newer_schema_is_refused, |ts| {
         })
         .unwrap();
     let err = Store::open_url(&ts.reopen).await.unwrap_err();
-    assert!(matches!(err, StoreError::SchemaTooNew { found: 9999, .. }), "{err}");
-    assert!(err.to_string().contains("newer than this evict supports"), "{err}");
+    assert!(
+        matches!(err, StoreError::SchemaTooNew { found: 9999, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("newer than this evict supports"),
+        "{err}"
+    );
     ts.finish().await;
 });
 
@@ -217,25 +376,51 @@ fn futures_lite_block<F: std::future::Future>(f: F) -> F::Output {
 /// Builds a journal of five entries, applies one tampering and returns where verify breaks.
 async fn tamper(ts: &TestStore, sql: &str) -> Option<i64> {
     for n in 0..5 {
-        ts.store.journal_append(reference_now(), "test.entry", &format!("subject-{n}"), &serde_json::json!({"n": n})).await.unwrap();
+        ts.store
+            .journal_append(
+                reference_now(),
+                "test.entry",
+                &format!("subject-{n}"),
+                &serde_json::json!({"n": n}),
+            )
+            .await
+            .unwrap();
     }
     assert!(ts.store.journal_verify().await.unwrap().broken.is_none());
     ts.store.execute_raw(sql).await.unwrap();
-    ts.store.journal_verify().await.unwrap().broken.map(|b| b.seq)
+    ts.store
+        .journal_verify()
+        .await
+        .unwrap()
+        .broken
+        .map(|b| b.seq)
 }
 
 on_both_backends!(journal_edit_is_caught, |ts| {
-    assert_eq!(tamper(&ts, "UPDATE journal SET body = '{\"n\":99}' WHERE seq = 3").await, Some(3));
+    assert_eq!(
+        tamper(&ts, "UPDATE journal SET body = '{\"n\":99}' WHERE seq = 3").await,
+        Some(3)
+    );
     ts.finish().await;
 });
 
 on_both_backends!(journal_subject_edit_is_caught, |ts| {
-    assert_eq!(tamper(&ts, "UPDATE journal SET subject = 'someone-else' WHERE seq = 2").await, Some(2));
+    assert_eq!(
+        tamper(
+            &ts,
+            "UPDATE journal SET subject = 'someone-else' WHERE seq = 2"
+        )
+        .await,
+        Some(2)
+    );
     ts.finish().await;
 });
 
 on_both_backends!(journal_deletion_is_caught, |ts| {
-    assert_eq!(tamper(&ts, "DELETE FROM journal WHERE seq = 2").await, Some(2));
+    assert_eq!(
+        tamper(&ts, "DELETE FROM journal WHERE seq = 2").await,
+        Some(2)
+    );
     ts.finish().await;
 });
 
@@ -246,13 +431,23 @@ on_both_backends!(journal_reorder_is_caught, |ts| {
 });
 
 on_both_backends!(journal_truncation_is_caught, |ts| {
-    assert_eq!(tamper(&ts, "DELETE FROM journal WHERE seq >= 4").await, Some(4));
+    assert_eq!(
+        tamper(&ts, "DELETE FROM journal WHERE seq >= 4").await,
+        Some(4)
+    );
     ts.finish().await;
 });
 
 on_both_backends!(journal_rehash_without_head_is_caught, |ts| {
     // Deleting the last entry and the head row together still leaves a head mismatch.
-    assert_eq!(tamper(&ts, "DELETE FROM journal WHERE seq = 5; UPDATE journal_head SET seq = 5").await, Some(5));
+    assert_eq!(
+        tamper(
+            &ts,
+            "DELETE FROM journal WHERE seq = 5; UPDATE journal_head SET seq = 5"
+        )
+        .await,
+        Some(5)
+    );
     ts.finish().await;
 });
 
@@ -266,16 +461,23 @@ on_both_backends!(concurrent_imports_keep_one_chain, |ts| {
         std::fs::write(&path, out).unwrap();
         paths.push(path);
     }
-    let imports = paths.iter().map(|p| import_file(&ts.store, ImportKind::Inventory, p, reference_now(), &Quiet));
+    let imports = paths
+        .iter()
+        .map(|p| import_file(&ts.store, ImportKind::Inventory, p, reference_now(), &Quiet));
     let results = futures_join_all(imports).await;
-    let entries: u64 = results.iter().map(|r| r.as_ref().unwrap().journal_entries).sum();
+    let entries: u64 = results
+        .iter()
+        .map(|r| r.as_ref().unwrap().journal_entries)
+        .sum();
     let journal = ts.store.journal_verify().await.unwrap();
     assert!(journal.broken.is_none(), "{:?}", journal.broken);
     assert_eq!(journal.entries as u64, entries);
     ts.finish().await;
 });
 
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let futures: Vec<_> = futures.collect();
     let mut out = Vec::new();
     // Poll them together on this task so they really interleave on the store.
@@ -291,7 +493,11 @@ async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = 
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
     out.extend(done.into_iter().flatten());

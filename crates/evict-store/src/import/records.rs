@@ -112,7 +112,10 @@ impl<R: BufRead> RecordReader<R> {
                     return Ok(false);
                 }
                 if let Some(len) = overflow {
-                    return Err(RecordError::TooLong { max: self.max_len, len });
+                    return Err(RecordError::TooLong {
+                        max: self.max_len,
+                        len,
+                    });
                 }
                 if in_quotes {
                     return Err(RecordError::Unterminated);
@@ -167,7 +170,10 @@ impl<R: BufRead> RecordReader<R> {
             self.offset += consumed as u64;
             if finished {
                 return match overflow {
-                    Some(len) => Err(RecordError::TooLong { max: self.max_len, len }),
+                    Some(len) => Err(RecordError::TooLong {
+                        max: self.max_len,
+                        len,
+                    }),
                     None => Ok(true),
                 };
             }
