@@ -1,4 +1,5 @@
 //! End-to-end tests of the `evict` binary on generated data with known ground truth.
+#![allow(clippy::unwrap_used)] // tests fail loudly at the line that broke
 
 use std::path::{Path, PathBuf};
 

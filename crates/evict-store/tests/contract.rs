@@ -1,4 +1,5 @@
 //! The store contract: every test here runs against SQLite and PostgreSQL. Under CI=true a
+#![allow(clippy::unwrap_used)] // tests fail loudly at the line that broke
 //! missing PostgreSQL fails the run; elsewhere the PostgreSQL half is skipped with a notice.
 
 use std::path::{Path, PathBuf};
@@ -79,12 +80,12 @@ async fn postgres() -> Option<TestStore> {
 impl TestStore {
     async fn finish(self) {
         self.store.close().await;
-        if let Some(name) = self.pg_database {
-            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await {
-                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .execute(&mut conn)
-                    .await;
-            }
+        if let Some(name) = self.pg_database
+            && let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url()).await
+        {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await;
         }
     }
 }
