@@ -376,3 +376,25 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Any row, however malformed, is either parsed or rejected with a reason; never a panic.
+        #[test]
+        fn any_row_parses_or_is_rejected(fields in proptest::collection::vec("[ -~]{0,30}|N/A|true|false|2024-01-01T00:00:00\\+00:00", 0..26)) {
+            let layout = ReportLayout::from_header(&COLUMNS).unwrap().0;
+            let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+            match layout.parse_row(&refs) {
+                Ok((identity, credentials)) => {
+                    prop_assert!(credentials.iter().all(|c| c.identity.as_ref() == Some(&identity.id)));
+                    prop_assert!(credentials.len() <= 5);
+                }
+                Err(reason) => prop_assert!(!reason.is_empty()),
+            }
+        }
+    }
+}

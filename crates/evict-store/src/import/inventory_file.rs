@@ -293,3 +293,25 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_json_line_parses_or_is_rejected(line in "\\PC{0,200}") {
+            let _ = parse_json_line(&line);
+        }
+
+        #[test]
+        fn any_csv_row_parses_or_is_rejected(fields in proptest::collection::vec("[ -~]{0,20}|identity|credential|okta|human|api_token", 15)) {
+            let layout = CsvLayout::from_header(&FIELDS).unwrap();
+            let refs: Vec<&str> = fields.iter().map(String::as_str).collect();
+            if let Err(reason) = layout.parse_row(&refs) {
+                prop_assert!(!reason.is_empty());
+            }
+        }
+    }
+}
