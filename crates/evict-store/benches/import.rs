@@ -19,7 +19,8 @@ use evict_testkit::{InventoryFormat, reference_now, write_credential_report, wri
 use sqlx::Connection;
 
 fn admin_url() -> String {
-    std::env::var("EVICT_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("EVICT_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn sizes(var: &str, default: &[u64]) -> Vec<u64> {
@@ -32,34 +33,63 @@ fn sizes(var: &str, default: &[u64]) -> Vec<u64> {
 fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
 /// Child: import one file into a fresh store and print `rows records seconds peak_kib`.
 fn child(backend: &str, kind: &str, file: &Path, scratch: &Path) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let (store, database) = match backend {
-            "sqlite" => (Store::open_sqlite_file(&scratch.join("bench.db")).await.unwrap(), None),
+            "sqlite" => (
+                Store::open_sqlite_file(&scratch.join("bench.db"))
+                    .await
+                    .unwrap(),
+                None,
+            ),
             _ => {
                 let name = format!("evict_bench_{}", std::process::id());
                 let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
-                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .await
+                    .unwrap();
                 let url = format!("{}/{name}", admin_url().rsplit_once('/').unwrap().0);
                 (Store::open_url(&url).await.unwrap(), Some(name))
             }
         };
-        let kind = if kind == "report" { ImportKind::AwsCredentialReport } else { ImportKind::Inventory };
+        let kind = if kind == "report" {
+            ImportKind::AwsCredentialReport
+        } else {
+            ImportKind::Inventory
+        };
         let start = Instant::now();
-        let summary = import_file(&store, kind, file, reference_now(), &Quiet).await.unwrap();
+        let summary = import_file(&store, kind, file, reference_now(), &Quiet)
+            .await
+            .unwrap();
         let seconds = start.elapsed().as_secs_f64();
         assert_eq!(summary.rejected, 0);
         store.close().await;
-        println!("{} {} {seconds:.3} {}", summary.rows, summary.inserted, peak_rss_kib());
+        println!(
+            "{} {} {seconds:.3} {}",
+            summary.rows,
+            summary.inserted,
+            peak_rss_kib()
+        );
         if let Some(name) = database {
             let mut admin = sqlx::PgConnection::connect(&admin_url()).await.unwrap();
-            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin).await.unwrap();
+            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
         }
     });
 }
@@ -79,7 +109,12 @@ fn generate(dir: &Path, kind: &str, size: u64) -> PathBuf {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
-        child(&args[i + 1], &args[i + 2], Path::new(&args[i + 3]), Path::new(&args[i + 4]));
+        child(
+            &args[i + 1],
+            &args[i + 2],
+            Path::new(&args[i + 3]),
+            Path::new(&args[i + 4]),
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -107,13 +142,23 @@ fn main() {
                 .output()
                 .unwrap();
             if !out.status.success() {
-                eprintln!("{backend} {kind} {size}: {}", String::from_utf8_lossy(&out.stderr));
+                eprintln!(
+                    "{backend} {kind} {size}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 continue;
             }
             let text = String::from_utf8_lossy(&out.stdout);
-            let v: Vec<f64> = text.split_whitespace().filter_map(|s| s.parse().ok()).collect();
+            let v: Vec<f64> = text
+                .split_whitespace()
+                .filter_map(|s| s.parse().ok())
+                .collect();
             let (rows, records, seconds, kib) = (v[0], v[1], v[2], v[3]);
-            let input = if *kind == "report" { format!("credential report, {size} users") } else { format!("inventory CSV, {size} rows") };
+            let input = if *kind == "report" {
+                format!("credential report, {size} users")
+            } else {
+                format!("inventory CSV, {size} rows")
+            };
             println!(
                 "| {backend} | {input} | {rows} | {records} | {seconds:.2} | {:.0} | {:.0} | {:.0} MiB |",
                 rows / seconds,

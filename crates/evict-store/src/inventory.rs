@@ -13,7 +13,7 @@ use sqlx::{Any, Row, Transaction};
 use crate::error::query;
 use crate::journal;
 use crate::text::{opt_time_text, time_text};
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 
 /// Rows per multi-row statement: well under SQLite's and PostgreSQL's bind limits.
 const ROWS_PER_STATEMENT: usize = 400;
@@ -83,7 +83,9 @@ fn content_hash<T: Serialize>(record: &T) -> String {
     hex::encode(&Sha256::digest(&json)[..16])
 }
 
-fn placeholders(rows: usize, columns: usize) -> String {
+/// `VALUES` tuples for a multi-row insert. SQLite gets anonymous `?`: with numbered `$N` its
+/// parameter-name lookup is linear per bind, which makes binding thousands of values quadratic.
+fn placeholders(backend: Backend, rows: usize, columns: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 5);
     for r in 0..rows {
         if r > 0 {
@@ -94,8 +96,13 @@ fn placeholders(rows: usize, columns: usize) -> String {
             if c > 0 {
                 sql.push(',');
             }
-            sql.push('$');
-            sql.push_str(&(r * columns + c + 1).to_string());
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&(r * columns + c + 1).to_string());
+                }
+            }
         }
         sql.push(')');
     }
@@ -189,12 +196,28 @@ impl Store {
         let mut written = Vec::new();
         for chunk in identities.chunks(ROWS_PER_STATEMENT) {
             written.extend(
-                upsert_identities(&mut tx, chunk, &batch.source, marker, &updated_at).await?,
+                upsert_identities(
+                    &mut tx,
+                    self.backend(),
+                    chunk,
+                    &batch.source,
+                    marker,
+                    &updated_at,
+                )
+                .await?,
             );
         }
         for chunk in credentials.chunks(ROWS_PER_STATEMENT) {
             written.extend(
-                upsert_credentials(&mut tx, chunk, &batch.source, marker, &updated_at).await?,
+                upsert_credentials(
+                    &mut tx,
+                    self.backend(),
+                    chunk,
+                    &batch.source,
+                    marker,
+                    &updated_at,
+                )
+                .await?,
             );
         }
         for w in &written {
@@ -266,6 +289,7 @@ impl Store {
 
 async fn upsert_identities(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     rows: &[(u64, Identity)],
     source: &str,
     marker: i64,
@@ -283,7 +307,7 @@ async fn upsert_identities(
          updated_at = excluded.updated_at \
          WHERE identities.content_hash <> excluded.content_hash \
          RETURNING id, first_journal, content_hash",
-        placeholders(rows.len(), COLUMNS)
+        placeholders(backend, rows.len(), COLUMNS)
     );
     let mut q = sqlx::query(&sql);
     for (_, i) in rows {
@@ -315,6 +339,7 @@ async fn upsert_identities(
 
 async fn upsert_credentials(
     tx: &mut Transaction<'_, Any>,
+    backend: Backend,
     rows: &[(u64, Credential)],
     source: &str,
     marker: i64,
@@ -337,7 +362,7 @@ async fn upsert_credentials(
          content_hash = excluded.content_hash, updated_at = excluded.updated_at \
          WHERE credentials.content_hash <> excluded.content_hash \
          RETURNING id, first_journal, content_hash",
-        placeholders(rows.len(), COLUMNS)
+        placeholders(backend, rows.len(), COLUMNS)
     );
     let mut q = sqlx::query(&sql);
     for (_, c) in rows {

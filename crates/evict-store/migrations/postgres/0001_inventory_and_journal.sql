@@ -23,7 +23,6 @@ CREATE TABLE identities (
     updated_at    TEXT NOT NULL
 );
 
-CREATE INDEX identities_provider_kind ON identities (provider, kind);
 CREATE INDEX identities_owner ON identities (owner);
 
 CREATE TABLE credentials (
@@ -48,7 +47,6 @@ CREATE TABLE credentials (
 );
 
 CREATE INDEX credentials_identity ON credentials (identity_id);
-CREATE INDEX credentials_provider_kind ON credentials (provider, kind);
 CREATE INDEX credentials_native_id ON credentials (provider, native_id) WHERE native_id IS NOT NULL;
 CREATE INDEX credentials_fingerprint ON credentials (fingerprint) WHERE fingerprint IS NOT NULL;
 

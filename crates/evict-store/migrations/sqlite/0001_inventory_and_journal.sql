@@ -22,7 +22,6 @@ CREATE TABLE identities (
     updated_at    TEXT NOT NULL
 ) STRICT;
 
-CREATE INDEX identities_provider_kind ON identities (provider, kind);
 CREATE INDEX identities_owner ON identities (owner);
 
 CREATE TABLE credentials (
@@ -47,7 +46,6 @@ CREATE TABLE credentials (
 ) STRICT;
 
 CREATE INDEX credentials_identity ON credentials (identity_id);
-CREATE INDEX credentials_provider_kind ON credentials (provider, kind);
 CREATE INDEX credentials_native_id ON credentials (provider, native_id) WHERE native_id IS NOT NULL;
 CREATE INDEX credentials_fingerprint ON credentials (fingerprint) WHERE fingerprint IS NOT NULL;
 
