@@ -122,10 +122,14 @@ impl Store {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
+                        // wal_autocheckpoint: the default (1,000 pages) checkpoints and fsyncs
+                        // every few import batches, rewriting the same random index pages each
+                        // time; 20,000 pages (~80 MB of WAL) made imports 3x faster.
                         conn.execute(
                             "PRAGMA foreign_keys = ON; PRAGMA journal_mode = WAL; \
                              PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; \
-                             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY;",
+                             PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; \
+                             PRAGMA wal_autocheckpoint = 20000;",
                         )
                         .await?;
                     }
