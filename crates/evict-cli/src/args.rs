@@ -44,6 +44,8 @@ pub enum Format {
     Table,
     /// JSON for programs (one document on stdout).
     Json,
+    /// SARIF 2.1.0 for code-scanning services (`evict scan` only).
+    Sarif,
 }
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +59,12 @@ pub enum Command {
     /// Check the evidence journal.
     #[command(subcommand)]
     Journal(JournalCommand),
+    /// Find secrets in files, archives, git history and chat exports; one finding per secret,
+    /// with every place it was seen. Exit 1 when findings at or above --fail-on exist.
+    Scan(ScanArgs),
+    /// Validate the detection rules and run their examples, or list them.
+    #[command(subcommand)]
+    Rules(RulesCommand),
     /// Run the whole story on a generated organisation, offline, in a fresh temporary store.
     Demo(DemoArgs),
     /// Generate synthetic test data (credential report, inventory) for trials and benchmarks.
@@ -164,4 +172,86 @@ pub struct GenerateArgs {
     /// Seed for the generator.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories to scan; with --git, repositories whose whole history to scan.
+    pub paths: Vec<PathBuf>,
+    /// Scan every blob of every reachable commit of each PATH (a git repository) once.
+    #[arg(long)]
+    pub git: bool,
+    /// Pre-commit mode: scan what is staged in the repository at PATH (default: .).
+    #[arg(long, conflicts_with = "git")]
+    pub staged: bool,
+    /// A Slack export folder (channels.json and one folder per channel); repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub slack_export: Vec<PathBuf>,
+    /// A JSON-lines export of messages or tickets; fields set with --map; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub messages: Vec<PathBuf>,
+    /// Field mapping for --messages: text=PATH, id=PATH, channel=PATH, author=PATH (dotted
+    /// paths; text defaults to `text`).
+    #[arg(long = "map", value_name = "FIELD=PATH")]
+    pub map: Vec<String>,
+    /// Save the secrets (fingerprints and previews only) and their locations in the store,
+    /// linked to inventory credentials with the same provider id.
+    #[arg(long)]
+    pub store: bool,
+    /// Exit 1 when a finding of at least this confidence exists.
+    #[arg(long, value_enum, default_value_t = FailOn::Low)]
+    pub fail_on: FailOn,
+    /// Honour .gitignore, .ignore and git exclude files while walking trees.
+    #[arg(long)]
+    pub gitignore: bool,
+    /// Follow symbolic links (loops are detected and skipped).
+    #[arg(long)]
+    pub follow_symlinks: bool,
+    /// Enter cache directories (those with a CACHEDIR.TAG, such as cargo's target/).
+    #[arg(long)]
+    pub include_cache_dirs: bool,
+    /// Add (or override by id) rules from the YAML files in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
+    /// An ignore file besides each scanned folder's .evictignore; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub ignore_file: Vec<PathBuf>,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// List every skipped input with its reason.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// The confidence at which a scan fails a CI gate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Any finding.
+    Low,
+    /// Medium and high confidence findings.
+    Medium,
+    /// High confidence findings only.
+    High,
+    /// Never fail on findings.
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate every rule and run every example; exit 1 on any error.
+    Check {
+        /// Check the built-in rules plus the YAML files in DIR.
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+        /// Treat warnings (e.g. a rule without negative examples) as errors.
+        #[arg(long)]
+        warnings_as_errors: bool,
+    },
+    /// List the rules.
+    List {
+        /// Include the YAML files in DIR.
+        #[arg(long, value_name = "DIR")]
+        rules: Option<PathBuf>,
+    },
 }

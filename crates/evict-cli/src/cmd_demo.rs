@@ -107,7 +107,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
             "journal": journal,
             "stats": stats,
         }))?,
-        Format::Table => {
+        Format::Table | Format::Sarif => {
             say(&format!("Inventory posture as of {now}:"));
             crate::cmd_inventory::print_stats(&stats);
             say(&format!(

@@ -12,7 +12,7 @@ pub async fn run(ctx: &Context, cmd: JournalCommand) -> anyhow::Result<Outcome> 
             let report = report?;
             match ctx.format {
                 Format::Json => output::json(&report)?,
-                Format::Table => match (&report.broken, &report.head) {
+                Format::Table | Format::Sarif => match (&report.broken, &report.head) {
                     (Some(broken), _) => output::line(&format!(
                         "journal BROKEN at entry {}: {} ({} entries before it verified)",
                         broken.seq, broken.reason, report.entries

@@ -7,6 +7,9 @@ mod cmd_generate;
 mod cmd_import;
 mod cmd_inventory;
 mod cmd_journal;
+mod cmd_rules;
+mod cmd_scan;
+mod cmd_scan_git;
 mod output;
 
 use std::process::ExitCode;
@@ -46,6 +49,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if cli.format == args::Format::Sarif && !matches!(cli.command, Command::Scan(_)) {
+        output::error("--format sarif is for `evict scan`; use table or json here");
+        return ExitCode::from(2);
+    }
     let ctx = Context {
         format: cli.format,
         quiet: cli.quiet,
@@ -66,6 +73,8 @@ fn main() -> ExitCode {
             Command::Import(cmd) => cmd_import::run(&ctx, cmd).await,
             Command::Inventory(cmd) => cmd_inventory::run(&ctx, cmd).await,
             Command::Journal(cmd) => cmd_journal::run(&ctx, cmd).await,
+            Command::Scan(args) => cmd_scan::run(&ctx, args).await,
+            Command::Rules(cmd) => cmd_rules::run(&ctx, cmd),
             Command::Demo(args) => cmd_demo::run(&ctx, args).await,
             Command::Generate(args) => cmd_generate::run(&ctx, args),
         }

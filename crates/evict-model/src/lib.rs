@@ -10,6 +10,7 @@
 
 mod credential;
 mod event;
+mod exposure;
 mod grant;
 mod identity;
 mod ids;
@@ -21,6 +22,7 @@ mod vocabulary;
 
 pub use credential::{Credential, CredentialKind, CredentialStatus};
 pub use event::{Event, Outcome, RawPointer, Usage};
+pub use exposure::{Confidence, Persistence};
 pub use grant::Grant;
 pub use identity::{Identity, IdentityKind, IdentityStatus, PrivilegeTier};
 pub use ids::{CredentialId, IdentityId, Provider, ProviderError};

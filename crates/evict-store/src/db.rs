@@ -11,12 +11,20 @@ use crate::{EvictHome, StoreError};
 
 /// The numbered migrations, embedded in the binary: (version, description, SQLite, PostgreSQL).
 /// Each version exists for both backends, so the two schemas never drift apart in numbering.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "inventory and journal",
-    include_str!("../migrations/sqlite/0001_inventory_and_journal.sql"),
-    include_str!("../migrations/postgres/0001_inventory_and_journal.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "inventory and journal",
+        include_str!("../migrations/sqlite/0001_inventory_and_journal.sql"),
+        include_str!("../migrations/postgres/0001_inventory_and_journal.sql"),
+    ),
+    (
+        2,
+        "secret locations",
+        include_str!("../migrations/sqlite/0002_secret_locations.sql"),
+        include_str!("../migrations/postgres/0002_secret_locations.sql"),
+    ),
+];
 
 /// Hands the embedded migrations of one backend to sqlx's migrator.
 #[derive(Debug)]

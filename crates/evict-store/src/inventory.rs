@@ -78,7 +78,7 @@ impl BatchOutcome {
     }
 }
 
-fn content_hash<T: Serialize>(record: &T) -> String {
+pub(crate) fn content_hash<T: Serialize>(record: &T) -> String {
     let json = serde_json::to_vec(record).unwrap_or_default();
     hex::encode(&Sha256::digest(&json)[..16])
 }
@@ -127,7 +127,7 @@ fn last_wins<T>(records: Vec<(u64, T)>, id: impl Fn(&T) -> &str) -> (Vec<(u64, T
     (kept.into_iter().flatten().collect(), repeats)
 }
 
-struct Written {
+pub(crate) struct Written {
     id: String,
     first_journal: i64,
     hash: String,
@@ -337,7 +337,7 @@ async fn upsert_identities(
     )
 }
 
-async fn upsert_credentials(
+pub(crate) async fn upsert_credentials(
     tx: &mut Transaction<'_, Any>,
     backend: Backend,
     rows: &[(u64, Credential)],

@@ -14,6 +14,7 @@ mod home;
 pub mod import;
 mod inventory;
 mod journal;
+mod scans;
 mod text;
 
 pub use db::{Backend, Store};
@@ -24,3 +25,4 @@ pub use inventory::{
     RejectedRow, ShowResult,
 };
 pub use journal::JournalReport;
+pub use scans::{ScanStoreSummary, ScannedSecret};

@@ -1,0 +1,233 @@
+//! The matcher: one keyword pass decides which rules run, each triggered rule's regex runs over
+//! the input, and every candidate is validated, fingerprinted and redacted before it leaves.
+
+use evict_model::{Fingerprint, FingerprintKey, Persistence, SecretString, redacted_preview};
+use jiff::Timestamp;
+
+use crate::lifetime::persistence;
+use crate::rules::{Rule, RuleSet};
+
+/// The inline marker that silences a match on its line.
+pub const ALLOW_MARKER: &[u8] = b"evict:allow";
+
+/// One validated secret in one input, already fingerprinted and redacted.
+#[derive(Debug, Clone)]
+pub struct Detection {
+    /// Index of the rule in the [`RuleSet`].
+    pub rule: u16,
+    /// Keyed fingerprint of the secret.
+    pub fingerprint: Fingerprint,
+    /// Redacted preview.
+    pub preview: String,
+    /// A non-secret provider id of the credential (an AWS access key id), when the rule has one.
+    pub native_id: Option<String>,
+    /// What the secret says about its lifetime.
+    pub persistence: Persistence,
+    /// Byte offset of the secret in the input.
+    pub offset: usize,
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based byte column.
+    pub column: u64,
+}
+
+/// Outcome of scanning one input.
+#[derive(Debug, Default)]
+pub struct ScanOutput {
+    /// Validated secrets.
+    pub detections: Vec<Detection>,
+    /// Matches silenced by an inline `evict:allow`.
+    pub allowed_inline: u64,
+}
+
+/// Rules, the fingerprint key and the clock: everything a scan of one input needs.
+#[derive(Debug)]
+pub struct Engine {
+    rules: RuleSet,
+    key: FingerprintKey,
+    now: Timestamp,
+}
+
+/// Per-thread reusable state, so a scan allocates nothing when nothing matches.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    triggered: Vec<bool>,
+    order: Vec<u16>,
+}
+
+impl Engine {
+    /// An engine over `rules`, fingerprinting under `key`, judging expiry at `now`.
+    pub fn new(rules: RuleSet, key: FingerprintKey, now: Timestamp) -> Engine {
+        Engine { rules, key, now }
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Fresh scratch space sized for these rules.
+    pub fn scratch(&self) -> Scratch {
+        Scratch {
+            triggered: vec![false; self.rules.len()],
+            order: Vec::new(),
+        }
+    }
+
+    /// Scans one input. Only detections starting in `from..to` are kept: the bytes outside
+    /// are context shared with the neighbouring blocks of a large file.
+    pub fn scan(&self, input: &[u8], from: usize, to: usize, scratch: &mut Scratch) -> ScanOutput {
+        let mut output = ScanOutput::default();
+        if scratch.triggered.len() != self.rules.len() {
+            *scratch = self.scratch();
+        }
+        scratch.order.clear();
+        for hit in self.rules.prefilter.find_overlapping_iter(input) {
+            for &rule in &self.rules.triggers[hit.pattern().as_usize()] {
+                let slot = &mut scratch.triggered[usize::from(rule)];
+                if !*slot {
+                    *slot = true;
+                    scratch.order.push(rule);
+                }
+            }
+        }
+        if scratch.order.is_empty() {
+            return output;
+        }
+        scratch.order.sort_unstable();
+        let mut lines = LineIndex::default();
+        for &index in &scratch.order {
+            scratch.triggered[usize::from(index)] = false;
+            let rule = self.rules.rule(index);
+            self.run_rule(index, rule, input, from..to, &mut lines, &mut output);
+        }
+        output
+    }
+
+    fn run_rule(
+        &self,
+        index: u16,
+        rule: &Rule,
+        input: &[u8],
+        owned: std::ops::Range<usize>,
+        lines: &mut LineIndex,
+        output: &mut ScanOutput,
+    ) {
+        for caps in rule.regex.captures_iter(input) {
+            let Some(secret) = caps.get(rule.secret_group) else {
+                continue;
+            };
+            if !owned.contains(&secret.start()) || secret.is_empty() {
+                continue;
+            }
+            let bytes = secret.as_bytes();
+            if !rule.validators.iter().all(|v| v.accepts(bytes)) {
+                continue;
+            }
+            lines.build(input);
+            let whole = caps.get(0).map_or(secret.range(), |m| m.range());
+            let (line_start, line_end) = (
+                lines.line_start(whole.start),
+                lines.line_end(whole.end, input),
+            );
+            if memchr::memmem::find(&input[line_start..line_end], ALLOW_MARKER).is_some() {
+                output.allowed_inline += 1;
+                continue;
+            }
+            let native_id = rule
+                .id_group
+                .and_then(|g| caps.get(g))
+                .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+                .or_else(|| {
+                    let (pair, within) = rule.pair.as_ref()?;
+                    let window = lines.window(secret.start(), *within, input);
+                    nearest_id(pair, &input[window.clone()], secret.start() - window.start)
+                });
+            let plaintext = SecretString::new(String::from_utf8_lossy(bytes).into_owned());
+            let line = lines.line_of(secret.start());
+            output.detections.push(Detection {
+                rule: index,
+                fingerprint: self.key.fingerprint(&plaintext),
+                preview: preview(&plaintext),
+                native_id,
+                persistence: persistence(rule.lifetime, bytes, self.now),
+                offset: secret.start(),
+                line,
+                column: (secret.start() - lines.line_start(secret.start()) + 1) as u64,
+            });
+        }
+    }
+}
+
+/// The `id` match of `pair` closest to `secret_at` within `window`.
+fn nearest_id(pair: &regex::bytes::Regex, window: &[u8], secret_at: usize) -> Option<String> {
+    let group = pair.capture_names().position(|n| n == Some("id"))?;
+    pair.captures_iter(window)
+        .filter_map(|c| c.get(group))
+        .min_by_key(|m| m.start().abs_diff(secret_at))
+        .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+}
+
+/// A preview that names the format and never enough of the secret to use it. PEM blocks show
+/// their BEGIN line (which is not secret) and their length.
+pub fn preview(secret: &SecretString) -> String {
+    let text = secret.expose();
+    if text.starts_with("-----BEGIN") || text.starts_with("PuTTY-User-Key-File") {
+        let header = text.lines().next().unwrap_or_default();
+        return format!("{header}…({} chars)", text.len());
+    }
+    redacted_preview(text)
+}
+
+/// Newline offsets of one input, built on the first detection only.
+#[derive(Debug, Default)]
+struct LineIndex {
+    built: bool,
+    newlines: Vec<usize>,
+}
+
+impl LineIndex {
+    fn build(&mut self, input: &[u8]) {
+        if !self.built {
+            self.newlines = memchr::memchr_iter(b'\n', input).collect();
+            self.built = true;
+        }
+    }
+
+    /// 1-based line of a byte offset.
+    fn line_of(&self, offset: usize) -> u64 {
+        self.newlines.partition_point(|&nl| nl < offset) as u64 + 1
+    }
+
+    /// Offset of the first byte of the line holding `offset`.
+    fn line_start(&self, offset: usize) -> usize {
+        let before = self.newlines.partition_point(|&nl| nl < offset);
+        if before == 0 {
+            0
+        } else {
+            self.newlines[before - 1] + 1
+        }
+    }
+
+    /// Offset just past the line holding `offset` (its newline excluded).
+    fn line_end(&self, offset: usize, input: &[u8]) -> usize {
+        let at = self.newlines.partition_point(|&nl| nl < offset);
+        self.newlines.get(at).copied().unwrap_or(input.len())
+    }
+
+    /// The bytes from `lines` lines before to `lines` lines after the line holding `offset`.
+    fn window(&self, offset: usize, lines: u32, input: &[u8]) -> std::ops::Range<usize> {
+        let line = self.newlines.partition_point(|&nl| nl < offset);
+        let lines = lines as usize;
+        let start = match line.checked_sub(lines + 1) {
+            Some(i) => self.newlines[i] + 1,
+            None => 0,
+        };
+        let end = self
+            .newlines
+            .get(line + lines)
+            .copied()
+            .unwrap_or(input.len());
+        start..end
+    }
+}
