@@ -168,15 +168,31 @@ fn nearest_id(pair: &regex::bytes::Regex, window: &[u8], secret_at: usize) -> Op
         .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
 }
 
-/// A preview that names the format and never enough of the secret to use it. PEM blocks show
-/// their BEGIN line (which is not secret) and their length.
+/// A preview that names the format and never enough of the secret to use it. Key blocks show
+/// their armour line (`-----BEGIN RSA PRIVATE KEY-----`, not secret) and their length.
 pub fn preview(secret: &SecretString) -> String {
     let text = secret.expose();
-    if text.starts_with("-----BEGIN") || text.starts_with("PuTTY-User-Key-File") {
-        let header = text.lines().next().unwrap_or_default();
-        return format!("{header}…({} chars)", text.len());
+    let armoured = ["-----BEGIN", "---- BEGIN", "PuTTY-User-Key-File"]
+        .iter()
+        .any(|p| text.starts_with(p));
+    if armoured {
+        return format!("{}…({} chars)", armour_line(text), text.len());
     }
     redacted_preview(text)
+}
+
+/// The first line of a key block, cut at a line break (real or escaped as `\n` in JSON) and
+/// at the dashes that close a BEGIN marker, and never longer than 64 characters.
+fn armour_line(text: &str) -> &str {
+    let mut end = text.find(['\n', '\r', '\\']).unwrap_or(text.len()).min(64);
+    if let Some(close) = text.get(5..end).and_then(|rest| rest.find("----")) {
+        let dashes = text[5 + close..].bytes().take_while(|&b| b == b'-').count();
+        end = end.min(5 + close + dashes);
+    }
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Newline offsets of one input, built on the first detection only.
@@ -229,5 +245,30 @@ impl LineIndex {
             .copied()
             .unwrap_or(input.len());
         start..end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_block_previews_show_only_the_armour() {
+        let block = SecretString::new(
+            "-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----\\n"
+                .into(),
+        );
+        assert_eq!(preview(&block), "-----BEGIN PRIVATE KEY-----…(90 chars)");
+        let ssh2 = SecretString::new("---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----\nABC".into());
+        assert_eq!(
+            preview(&ssh2),
+            "---- BEGIN SSH2 ENCRYPTED PRIVATE KEY ----…(46 chars)"
+        );
+        let putty =
+            SecretString::new("PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none".into());
+        assert_eq!(
+            preview(&putty),
+            "PuTTY-User-Key-File-3: ssh-ed25519…(51 chars)"
+        );
     }
 }

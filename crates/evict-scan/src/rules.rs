@@ -399,3 +399,26 @@ fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
 fn group_index(regex: &Regex, name: &str) -> Option<usize> {
     regex.capture_names().position(|group| group == Some(name))
 }
+
+/// The `secret` captures of every rule's own examples, as `(rule id, example text, secrets)`.
+///
+/// Test support only: these are the rules' synthetic examples, never scanned input. The
+/// no-plaintext test plants every example and checks none of these strings comes out.
+#[doc(hidden)]
+pub fn example_secrets(rules: &RuleSet) -> Vec<(String, String, Vec<String>)> {
+    rules
+        .rules
+        .iter()
+        .flat_map(|rule| {
+            rule.examples.iter().map(move |example| {
+                let secrets = rule
+                    .regex
+                    .captures_iter(example.as_bytes())
+                    .filter_map(|c| c.get(rule.secret_group))
+                    .map(|m| String::from_utf8_lossy(m.as_bytes()).into_owned())
+                    .collect();
+                (rule.id.clone(), example.clone(), secrets)
+            })
+        })
+        .collect()
+}

@@ -523,6 +523,9 @@ impl<'a> Worker<'a> {
         let mut buffer = std::mem::take(&mut self.buffer);
         buffer.clear();
         let mut lines_before = 0u64;
+        // Bytes of the current line that came before the buffer: columns on a line that
+        // spans blocks count from the line's real start.
+        let mut column_before = 0u64;
         let mut total = 0u64;
         let mut first = true;
         loop {
@@ -559,19 +562,31 @@ impl<'a> Worker<'a> {
             } else {
                 buffer.len() - OVERLAP
             };
-            self.scan_block(&buffer, owned_end, lines_before, origin);
+            self.scan_block(&buffer, owned_end, lines_before, column_before, origin);
             total += owned_end as u64;
             if at_end {
                 self.sink.collector.count_input(InputKind::File, total);
                 break;
             }
-            lines_before += memchr::memchr_iter(b'\n', &buffer[..owned_end]).count() as u64;
+            let owned = &buffer[..owned_end];
+            lines_before += memchr::memchr_iter(b'\n', owned).count() as u64;
+            column_before = match memchr::memrchr(b'\n', owned) {
+                Some(newline) => (owned_end - newline - 1) as u64,
+                None => column_before + owned_end as u64,
+            };
             buffer.drain(..owned_end);
         }
         self.buffer = buffer;
     }
 
-    fn scan_block(&mut self, block: &[u8], owned_end: usize, lines_before: u64, origin: &Origin) {
+    fn scan_block(
+        &mut self,
+        block: &[u8],
+        owned_end: usize,
+        lines_before: u64,
+        column_before: u64,
+        origin: &Origin,
+    ) {
         let sink = self.sink;
         let output = sink.engine.scan(block, 0, owned_end, &mut self.scratch);
         sink.collector.count_allowed(output.allowed_inline);
@@ -588,7 +603,11 @@ impl<'a> Worker<'a> {
                 path: origin.path.clone(),
                 entry: origin.entry.clone(),
                 line: lines_before + detection.line,
-                column: detection.column,
+                column: if detection.line == 1 {
+                    column_before + detection.column
+                } else {
+                    detection.column
+                },
             };
             sink.collector.add(sink.engine, detection, location);
         }
@@ -632,7 +651,7 @@ impl<'a> Worker<'a> {
             .collector
             .count_input(InputKind::File, buffer.len() as u64);
         let bytes = text.as_bytes().to_vec();
-        self.scan_block(&bytes, bytes.len(), 0, origin);
+        self.scan_block(&bytes, bytes.len(), 0, 0, origin);
     }
 }
 

@@ -9,6 +9,7 @@
 #![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 mod rng;
+pub mod secrets;
 
 use std::io::{self, Write};
 
@@ -444,4 +445,230 @@ mod tests {
         );
         assert!(truth.orphan_credentials > 0);
     }
+}
+
+/// What [`write_source_tree`] wrote.
+#[derive(Debug, Clone, Default)]
+pub struct TreeTruth {
+    /// Files written.
+    pub files: u64,
+    /// Bytes written.
+    pub bytes: u64,
+    /// Secrets planted, with the file (relative to the tree) each went into.
+    pub planted: Vec<(String, secrets::PlantedSecret)>,
+}
+
+/// Extensions of the real source files copied into a generated tree.
+const SOURCE_EXTENSIONS: &[&str] = &[
+    "rs", "c", "h", "cc", "hpp", "py", "js", "ts", "go", "java", "rb", "md", "txt", "toml", "json",
+    "yaml", "yml", "sh", "html", "css", "xml",
+];
+
+/// Writes a source tree of about `target_bytes` into `out` by copying real text files from
+/// `sources` (e.g. the cargo registry), giving each a unique first line so that no two files
+/// are identical (content de-duplication cannot skip work), and planting one secret from
+/// [`secrets::assorted`] into every `plant_every`-th file. Deterministic for a seed and the
+/// same source files.
+pub fn write_source_tree(
+    seed: u64,
+    sources: &[std::path::PathBuf],
+    out: &std::path::Path,
+    target_bytes: u64,
+    plant_every: u64,
+) -> io::Result<TreeTruth> {
+    let mut inputs = Vec::new();
+    for source in sources {
+        collect_source_files(source, &mut inputs, 0)?;
+    }
+    inputs.sort();
+    if inputs.is_empty() {
+        return Err(io::Error::other("no source files found to copy"));
+    }
+    let mut rng = Rng::new(seed);
+    let mut truth = TreeTruth::default();
+    let mut round = 0u64;
+    while truth.bytes < target_bytes {
+        for input in &inputs {
+            if truth.bytes >= target_bytes {
+                break;
+            }
+            let Ok(content) = std::fs::read(input) else {
+                continue;
+            };
+            let n = truth.files;
+            let relative = format!("d{:03}/r{round}_{n:07}_{}", n % 997, file_name(input));
+            let path = out.join(&relative);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let mut file = io::BufWriter::new(std::fs::File::create(&path)?);
+            writeln!(file, "// generated copy {n} of {}", input.display())?;
+            let mut written = content.len() as u64;
+            if plant_every > 0 && n % plant_every == plant_every / 2 {
+                let all = secrets::assorted(&mut rng);
+                let planted = all[(n / plant_every) as usize % all.len()].clone();
+                let cut = content.len() / 2;
+                let cut = content[..cut]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1);
+                file.write_all(&content[..cut])?;
+                writeln!(file, "{}", planted.text)?;
+                file.write_all(&content[cut..])?;
+                written += planted.text.len() as u64 + 1;
+                truth.planted.push((relative.clone(), planted));
+            } else {
+                file.write_all(&content)?;
+            }
+            file.flush()?;
+            truth.files += 1;
+            truth.bytes += written;
+        }
+        round += 1;
+    }
+    Ok(truth)
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn collect_source_files(
+    dir: &std::path::Path,
+    out: &mut Vec<std::path::PathBuf>,
+    depth: u32,
+) -> io::Result<()> {
+    if depth > 12 {
+        return Ok(());
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        if kind.is_dir() {
+            collect_source_files(&path, out, depth + 1)?;
+        } else if kind.is_file()
+            && path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| SOURCE_EXTENSIONS.contains(&e))
+            && entry.metadata().is_ok_and(|m| m.len() < (4 << 20))
+        {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Words for generated file contents.
+const WORDS: &[&str] = &[
+    "let", "value", "config", "client", "request", "handler", "return", "error", "result", "user",
+    "session", "cache", "timeout", "retry", "buffer", "stream", "parse", "render", "index",
+    "query", "build", "deploy", "service", "account", "policy", "region", "bucket",
+];
+
+/// Builds a git repository in `dir` (created) holding about `blobs` distinct blobs across
+/// commits of 50 files each (new files and edits of earlier ones), with a secret from
+/// [`secrets::assorted`] planted in every 1000th blob. Uses `git fast-import`, so 100k blobs
+/// take seconds. Returns the planted secrets with their paths.
+pub fn write_git_history(
+    seed: u64,
+    dir: &std::path::Path,
+    blobs: u64,
+) -> io::Result<Vec<(String, secrets::PlantedSecret)>> {
+    use std::process::{Command, Stdio};
+    std::fs::create_dir_all(dir)?;
+    let status = Command::new("git")
+        .args(["init", "-q", "-b", "main"])
+        .arg(dir)
+        .status()?;
+    if !status.success() {
+        return Err(io::Error::other("git init failed"));
+    }
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["fast-import", "--quiet"])
+        .stdin(Stdio::piped())
+        .spawn()?;
+    let mut stream = io::BufWriter::new(
+        child
+            .stdin
+            .take()
+            .ok_or_else(|| io::Error::other("no stdin for git fast-import"))?,
+    );
+    let mut rng = Rng::new(seed);
+    let mut planted = Vec::new();
+    let mut mark = 0u64;
+    let mut written = 0u64;
+    let mut commit = 0u64;
+    let mut previous_commit: Option<u64> = None;
+    let mut time = 1_700_000_000i64;
+    while written < blobs {
+        let mut changes = Vec::new();
+        for _ in 0..50 {
+            if written >= blobs {
+                break;
+            }
+            // Two thirds new files, a third edits of files from earlier commits.
+            let file = if commit > 0 && rng.chance(0.33) {
+                rng.below(written.max(1))
+            } else {
+                written
+            };
+            let path = format!("src/m{:03}/f{file:07}.txt", file % 500);
+            let mut body = format!("// blob {written} of commit {commit}\n");
+            for _ in 0..rng.range(20, 120) {
+                let line: Vec<&str> = (0..rng.range(3, 12))
+                    .map(|_| WORDS[rng.below(WORDS.len() as u64) as usize])
+                    .collect();
+                body.push_str(&line.join(" "));
+                body.push('\n');
+            }
+            if written % 1000 == 500 {
+                let all = secrets::assorted(&mut rng);
+                let secret = all[(written / 1000) as usize % all.len()].clone();
+                body.push_str(&secret.text);
+                body.push('\n');
+                planted.push((path.clone(), secret));
+            }
+            mark += 1;
+            write!(stream, "blob\nmark :{mark}\ndata {}\n", body.len())?;
+            stream.write_all(body.as_bytes())?;
+            stream.write_all(b"\n")?;
+            changes.push((mark, path));
+            written += 1;
+        }
+        mark += 1;
+        time += 3600;
+        let message = format!("change {commit}");
+        write!(
+            stream,
+            "commit refs/heads/main\nmark :{mark}\nauthor Dev {n} <dev{n}@example.invalid> {time} +0000\n\
+             committer Dev {n} <dev{n}@example.invalid> {time} +0000\ndata {}\n{message}\n",
+            message.len(),
+            n = commit % 7,
+        )?;
+        if let Some(parent) = previous_commit {
+            writeln!(stream, "from :{parent}")?;
+        }
+        for (blob, path) in changes {
+            writeln!(stream, "M 100644 :{blob} {path}")?;
+        }
+        stream.write_all(b"\n")?;
+        previous_commit = Some(mark);
+        commit += 1;
+    }
+    stream.flush()?;
+    drop(stream);
+    if !child.wait()?.success() {
+        return Err(io::Error::other("git fast-import failed"));
+    }
+    Ok(planted)
 }
