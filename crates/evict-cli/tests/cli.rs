@@ -404,7 +404,7 @@ fn a_tampered_journal_is_named_by_verify() {
 fn an_unusable_database_url_is_a_clear_error() {
     let env = Env::new();
     env.evict()
-        .env("EVICT_DATABASE_URL", "mysql://root:hunter2@localhost/evict")
+        .env("EVICT_DATABASE_URL", "mysql://root:hunter2@localhost/evict") // evict:allow: a made-up password for the redaction test
         .args(["inventory", "stats"])
         .assert()
         .code(2)

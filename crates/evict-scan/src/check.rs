@@ -84,6 +84,17 @@ pub fn check_rules(rules: RuleSet, now: Timestamp) -> CheckReport {
                 ));
             }
         }
+        for (n, example) in rule.examples.iter().enumerate() {
+            for (other, id) in ids_in(engine.rules(), example.as_bytes()) {
+                if secrets_of(rule, example.as_bytes()).contains(&id) {
+                    errors.push(format!(
+                        "example {}: captures as a secret what rule '{other}' keeps in clear as a \
+                         provider id; a value is either secret or not",
+                        n + 1
+                    ));
+                }
+            }
+        }
         if rule.negative_examples.is_empty() {
             warnings.push(
                 "has no negative_examples: show at least one near miss or placeholder it must not report"
@@ -104,6 +115,40 @@ pub fn check_rules(rules: RuleSet, now: Timestamp) -> CheckReport {
         examples,
         problems,
     }
+}
+
+/// Every `secret` capture of `rule` in `text`.
+fn secrets_of(rule: &crate::rules::Rule, text: &[u8]) -> Vec<Vec<u8>> {
+    rule.regex
+        .captures_iter(text)
+        .filter_map(|c| c.get(rule.secret_group))
+        .map(|m| m.as_bytes().to_vec())
+        .collect()
+}
+
+/// Every non-secret id any rule captures in `text` (its `id` group or its `pair`), by rule.
+fn ids_in(rules: &RuleSet, text: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut ids = Vec::new();
+    for rule in rules.rules() {
+        let mut regexes = Vec::new();
+        if rule.id_group.is_some() {
+            regexes.push(&rule.regex);
+        }
+        if let Some((pair, _)) = &rule.pair {
+            regexes.push(pair);
+        }
+        for regex in regexes {
+            let Some(group) = regex.capture_names().position(|n| n == Some("id")) else {
+                continue;
+            };
+            for caps in regex.captures_iter(text) {
+                if let Some(m) = caps.get(group) {
+                    ids.push((rule.id.clone(), m.as_bytes().to_vec()));
+                }
+            }
+        }
+    }
+    ids
 }
 
 /// Which stage turned an example away, so the rule author knows what to fix.

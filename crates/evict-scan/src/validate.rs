@@ -234,7 +234,29 @@ pub fn is_placeholder(value: &[u8]) -> bool {
     }
     // `<KEY>`, `$VAR`, `%VAR%`, `[token]`: a name standing where the value would be.
     let wrapped = |open: char, close: char| lower.starts_with(open) && lower.ends_with(close);
-    if wrapped('<', '>') || wrapped('%', '%') || wrapped('[', ']') || lower.starts_with('$') {
+    if wrapped('<', '>')
+        || wrapped('%', '%')
+        || wrapped('[', ']')
+        || wrapped('{', '}')
+        || lower.starts_with('$')
+    {
+        return true;
+    }
+    // `webhook_secret`, `API_TOKEN`, `db-password`: a name in code, not a value.
+    let trimmed = text.trim();
+    let one_case = |upper: bool| {
+        trimmed.bytes().all(|b| {
+            b == b'_'
+                || b == b'-'
+                || if upper {
+                    b.is_ascii_uppercase()
+                } else {
+                    b.is_ascii_lowercase()
+                }
+        })
+    };
+    let identifier = trimmed.contains(['_', '-']) && (one_case(false) || one_case(true));
+    if identifier {
         return true;
     }
     matches!(
@@ -298,6 +320,9 @@ mod tests {
             "%API_KEY%",
             "aaaaaaaaaaaaaaaa",
             "os.environ['X']",
+            "{password}",
+            "webhook_secret",
+            "MY_API_TOKEN",
         ] {
             assert!(
                 is_placeholder(value.as_bytes()),

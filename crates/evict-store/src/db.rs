@@ -303,7 +303,7 @@ mod tests {
     #[test]
     fn passwords_never_reach_messages() {
         assert_eq!(
-            redact_url("postgres://evict:hunter2@db.internal:5432/evict"),
+            redact_url("postgres://evict:hunter2@db.internal:5432/evict"), // evict:allow: a made-up password
             "postgres://evict:***@db.internal:5432/evict"
         );
         assert_eq!(
