@@ -82,7 +82,14 @@ impl Engine {
             *scratch = self.scratch();
         }
         scratch.order.clear();
-        for hit in self.rules.prefilter.find_overlapping_iter(input) {
+        // Every position where a keyword starts: after a hit the search resumes one byte on,
+        // not past the hit, so keywords overlapping it are still seen.
+        let mut at = 0;
+        while let Some(hit) = self
+            .rules
+            .prefilter
+            .find(aho_corasick::Input::new(input).span(at..input.len()))
+        {
             for &rule in &self.rules.triggers[hit.pattern().as_usize()] {
                 let slot = &mut scratch.triggered[usize::from(rule)];
                 if !*slot {
@@ -90,6 +97,7 @@ impl Engine {
                     scratch.order.push(rule);
                 }
             }
+            at = hit.start() + 1;
         }
         if scratch.order.is_empty() {
             return output;
@@ -270,5 +278,77 @@ mod tests {
             preview(&putty),
             "PuTTY-User-Key-File-3: ssh-ed25519…(51 chars)"
         );
+    }
+}
+
+#[cfg(test)]
+mod prefilter_tests {
+    use std::collections::BTreeSet;
+    use std::sync::LazyLock;
+
+    use aho_corasick::{AhoCorasick, MatchKind};
+    use proptest::prelude::*;
+
+    use crate::rules::RuleSet;
+
+    static RULES: LazyLock<RuleSet> = LazyLock::new(|| RuleSet::builtin().unwrap());
+
+    /// Every (keyword, rule), searched exhaustively with overlaps: the reference.
+    static REFERENCE: LazyLock<(AhoCorasick, Vec<u16>)> = LazyLock::new(|| {
+        let keywords: Vec<(String, u16)> = RULES
+            .rules()
+            .iter()
+            .enumerate()
+            .flat_map(|(i, r)| {
+                r.keywords
+                    .iter()
+                    .map(move |k| (k.to_ascii_lowercase(), i as u16))
+            })
+            .collect();
+        let ac = AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .build(keywords.iter().map(|(k, _)| k))
+            .unwrap();
+        (ac, keywords.into_iter().map(|(_, r)| r).collect())
+    });
+
+    fn reference(input: &[u8]) -> BTreeSet<u16> {
+        let (ac, rule_of) = &*REFERENCE;
+        ac.find_overlapping_iter(input)
+            .map(|m| rule_of[m.pattern().as_usize()])
+            .collect()
+    }
+
+    fn triggered(input: &[u8]) -> BTreeSet<u16> {
+        let mut triggered = BTreeSet::new();
+        let mut at = 0;
+        while let Some(hit) = RULES
+            .prefilter
+            .find(aho_corasick::Input::new(input).span(at..input.len()))
+        {
+            triggered.extend(RULES.triggers[hit.pattern().as_usize()].iter().copied());
+            at = hit.start() + 1;
+        }
+        triggered
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn the_prefilter_triggers_every_rule_an_overlapping_search_would(
+            picks in proptest::collection::vec((0usize..10_000, 0usize..8, any::<bool>(), "[a-zA-Z0-9_ .:/-]{0,3}"), 1..12)
+        ) {
+            let keywords: Vec<&String> = RULES.rules().iter().flat_map(|r| &r.keywords).collect();
+            let mut input = String::new();
+            for (pick, cut, upper, glue) in picks {
+                let keyword = keywords[pick % keywords.len()];
+                // Overlap keywords by dropping a few leading bytes of the next one.
+                let keyword = keyword.get(cut.min(keyword.len())..).unwrap_or(keyword);
+                input.push_str(&if upper { keyword.to_ascii_uppercase() } else { keyword.to_string() });
+                input.push_str(&glue);
+            }
+            prop_assert_eq!(triggered(input.as_bytes()), reference(input.as_bytes()));
+        }
     }
 }

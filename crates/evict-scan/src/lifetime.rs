@@ -5,6 +5,8 @@ use evict_model::Persistence;
 use jiff::Timestamp;
 
 use crate::rules::LifetimeSource;
+use base64::Engine;
+
 use crate::validate::{jwt_parts, pem_body};
 
 /// The persistence class of a secret found by a rule with `source`, judged at `now`.
@@ -33,10 +35,22 @@ pub fn persistence(source: LifetimeSource, secret: &[u8], now: Timestamp) -> Per
                     .map_or(Persistence::Unknown, bounded),
             },
         },
-        LifetimeSource::Certificate => pem_body(secret)
+        LifetimeSource::Certificate => certificate_der(secret)
             .and_then(|der| certificate_not_after(&der))
             .map_or(Persistence::Unknown, bounded),
     }
+}
+
+/// The DER of a certificate given as PEM, or as base64 of a PEM (kubeconfig
+/// `client-certificate-data`).
+fn certificate_der(secret: &[u8]) -> Option<Vec<u8>> {
+    if secret.starts_with(b"-----") {
+        return pem_body(secret);
+    }
+    let pem = base64::engine::general_purpose::STANDARD
+        .decode(secret.trim_ascii())
+        .ok()?;
+    pem.starts_with(b"-----").then(|| pem_body(&pem)).flatten()
 }
 
 /// One DER element: (tag, contents, rest).

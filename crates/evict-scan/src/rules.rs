@@ -257,10 +257,23 @@ impl RuleSet {
                     .push(index as u16);
             }
         }
-        let (keywords, triggers): (Vec<String>, Vec<Vec<u16>>) = keyword_index.into_iter().unzip();
+        let (keywords, mut triggers): (Vec<String>, Vec<Vec<u16>>) =
+            keyword_index.into_iter().unzip();
+        // The search reports the longest keyword at each position. A keyword contains every
+        // shorter keyword that is a substring of it, so it triggers their rules too.
+        let direct = triggers.clone();
+        for (i, keyword) in keywords.iter().enumerate() {
+            for (j, other) in keywords.iter().enumerate() {
+                if i != j && keyword.contains(other.as_str()) {
+                    triggers[i].extend(&direct[j]);
+                }
+            }
+            triggers[i].sort_unstable();
+            triggers[i].dedup();
+        }
         let prefilter = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
+            .match_kind(MatchKind::LeftmostLongest)
             .kind(Some(AhoCorasickKind::DFA))
             .build(&keywords)
             .map_err(|e| RuleError::Prefilter(e.to_string()))?;

@@ -126,24 +126,17 @@ pub(crate) fn jwt_parts(token: &[u8]) -> Option<(serde_json::Value, serde_json::
 
 /// The DER bytes of a PEM block (header lines such as `Proc-Type:` skipped).
 pub(crate) fn pem_body(block: &[u8]) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(block).ok()?;
+    // Keys pasted into JSON or .env strings carry literal `\n` separators.
+    let text = std::str::from_utf8(block).ok()?.replace("\\r", "").replace("\\n", "\n");
     let mut base64 = String::with_capacity(text.len());
     for line in text.lines().map(str::trim) {
         if line.starts_with("-----") || line.contains(':') || line.is_empty() {
             continue;
         }
-        // Keys pasted into JSON or YAML strings carry literal `\n` separators.
-        base64.extend(
-            line.split("\\n")
-                .flat_map(str::chars)
-                .filter(|c| !c.is_whitespace()),
-        );
+        base64.extend(line.chars().filter(|c| !c.is_whitespace()));
     }
-    let base64 = base64.replace("\\n", "");
-    base64::engine::general_purpose::STANDARD
-        .decode(base64.trim_end_matches('='))
-        .or_else(|_| STANDARD_NO_PAD.decode(base64.trim_end_matches('=')))
-        .ok()
+    let base64 = base64.trim_end_matches('=');
+    STANDARD_NO_PAD.decode(base64).ok()
 }
 
 /// Shannon entropy of the bytes, in bits per byte.
@@ -335,6 +328,16 @@ mod tests {
                 "{value} is not a placeholder"
             );
         }
+    }
+
+    #[test]
+    fn pem_bodies_decode_with_real_or_escaped_line_breaks() {
+        let body = base64::engine::general_purpose::STANDARD.encode([7u8; 48]);
+        let real = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----");
+        let escaped = real.replace('\n', "\\n");
+        assert_eq!(pem_body(real.as_bytes()), Some(vec![7u8; 48]));
+        assert_eq!(pem_body(escaped.as_bytes()), Some(vec![7u8; 48]));
+        assert!(!Validator::Pem.accepts(b"-----BEGIN PRIVATE KEY-----\n%%%\n-----END PRIVATE KEY-----"));
     }
 
     #[test]
