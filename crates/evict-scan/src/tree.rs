@@ -2,6 +2,7 @@
 //! flat however big a file is), archives entered within a decompression budget, binaries and
 //! unreadable files skipped with a reason.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Cursor, Read, Seek};
 use std::path::{Path, PathBuf};
@@ -10,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use evict_model::Location;
 
-use crate::engine::{Engine, Scratch};
+use crate::engine::{Detection, Engine, Scratch};
 use crate::findings::{Collector, InputKind};
 use crate::suppress::IgnoreList;
 
@@ -76,21 +77,62 @@ impl Sink<'_> {
         scratch: &mut Scratch,
         locate: impl Fn(u64, u64) -> Location,
     ) {
-        let output = self.engine.scan(bytes, 0, bytes.len(), scratch);
-        self.collector.count_allowed(output.allowed_inline);
-        for detection in output.detections {
-            let rule = &self.engine.rules().rule(detection.rule).id;
-            if self
-                .ignore
-                .ignores_finding(rule, detection.fingerprint.as_str())
-            {
-                self.collector.count_ignored(1);
-                continue;
-            }
+        for detection in self.scan_detections(bytes, bytes.len(), scratch) {
             let location = locate(detection.line, detection.column);
             self.collector.add(self.engine, detection, location);
         }
     }
+
+    /// The detections starting before `until` in `bytes` that no inline allow or
+    /// `.evictignore` entry silences; those that are silenced are counted.
+    pub fn scan_detections(
+        &self,
+        bytes: &[u8],
+        until: usize,
+        scratch: &mut Scratch,
+    ) -> Vec<Detection> {
+        let output = self.engine.scan(bytes, 0, until, scratch);
+        self.collector.count_allowed(output.allowed_inline);
+        let before = output.detections.len();
+        let kept: Vec<Detection> = output
+            .detections
+            .into_iter()
+            .filter(|d| {
+                let rule = &self.engine.rules().rule(d.rule).id;
+                !self.ignore.ignores_finding(rule, d.fingerprint.as_str())
+            })
+            .collect();
+        self.collector.count_ignored((before - kept.len()) as u64);
+        kept
+    }
+}
+
+/// The bytes to scan of an input held in memory: itself when it is text, decoded when it is
+/// UTF-16; binary content is refused with the reason.
+pub fn text_for_scanning(bytes: &[u8]) -> Result<Cow<'_, [u8]>, &'static str> {
+    match sniff(&bytes[..bytes.len().min(SNIFF)]) {
+        Sniff::Text => Ok(Cow::Borrowed(bytes)),
+        Sniff::Utf16 { big_endian } => Ok(Cow::Owned(decode_utf16(bytes, big_endian))),
+        Sniff::Binary => Err("binary file"),
+    }
+}
+
+/// UTF-16 bytes as UTF-8, a byte-order mark dropped, invalid units replaced.
+fn decode_utf16(bytes: &[u8], big_endian: bool) -> Vec<u8> {
+    let units = bytes.chunks_exact(2).map(|pair| {
+        if big_endian {
+            u16::from_be_bytes([pair[0], pair[1]])
+        } else {
+            u16::from_le_bytes([pair[0], pair[1]])
+        }
+    });
+    let text: String = char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect();
+    text.strip_prefix('\u{feff}')
+        .unwrap_or(&text)
+        .as_bytes()
+        .to_vec()
 }
 
 /// Walks `root` (a directory or a single file) and scans everything in it.
@@ -588,17 +630,7 @@ impl<'a> Worker<'a> {
         origin: &Origin,
     ) {
         let sink = self.sink;
-        let output = sink.engine.scan(block, 0, owned_end, &mut self.scratch);
-        sink.collector.count_allowed(output.allowed_inline);
-        for detection in output.detections {
-            let rule = &sink.engine.rules().rule(detection.rule).id;
-            if sink
-                .ignore
-                .ignores_finding(rule, detection.fingerprint.as_str())
-            {
-                sink.collector.count_ignored(1);
-                continue;
-            }
+        for detection in sink.scan_detections(block, owned_end, &mut self.scratch) {
             let location = Location::File {
                 path: origin.path.clone(),
                 entry: origin.entry.clone(),
@@ -636,21 +668,10 @@ impl<'a> Worker<'a> {
                 ),
             );
         }
-        let units = buffer.chunks_exact(2).map(|pair| {
-            if big_endian {
-                u16::from_be_bytes([pair[0], pair[1]])
-            } else {
-                u16::from_le_bytes([pair[0], pair[1]])
-            }
-        });
-        let text: String = char::decode_utf16(units)
-            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect();
-        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+        let bytes = decode_utf16(buffer, big_endian);
         self.sink
             .collector
             .count_input(InputKind::File, buffer.len() as u64);
-        let bytes = text.as_bytes().to_vec();
         self.scan_block(&bytes, bytes.len(), 0, 0, origin);
     }
 }
