@@ -148,10 +148,10 @@ fn scan_inputs(
 ) -> anyhow::Result<()> {
     if args.staged {
         let repo = paths.first().map_or(Path::new("."), PathBuf::as_path);
-        crate::cmd_scan_git::scan_staged(sink, repo)?;
+        evict_scan::history::scan_staged(sink, repo)?;
     } else if args.git {
         for repo in paths {
-            crate::cmd_scan_git::scan_history(sink, repo, options.threads)?;
+            evict_scan::history::scan_history(sink, repo, options.threads)?;
         }
     } else {
         for path in paths {

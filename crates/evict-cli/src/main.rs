@@ -9,7 +9,6 @@ mod cmd_inventory;
 mod cmd_journal;
 mod cmd_rules;
 mod cmd_scan;
-mod cmd_scan_git;
 mod output;
 
 use std::process::ExitCode;

@@ -11,6 +11,8 @@ pub mod chat;
 pub mod check;
 pub mod engine;
 pub mod findings;
+pub mod git;
+pub mod history;
 pub mod lifetime;
 pub mod rules;
 pub mod sarif;

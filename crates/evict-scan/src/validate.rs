@@ -127,7 +127,10 @@ pub(crate) fn jwt_parts(token: &[u8]) -> Option<(serde_json::Value, serde_json::
 /// The DER bytes of a PEM block (header lines such as `Proc-Type:` skipped).
 pub(crate) fn pem_body(block: &[u8]) -> Option<Vec<u8>> {
     // Keys pasted into JSON or .env strings carry literal `\n` separators.
-    let text = std::str::from_utf8(block).ok()?.replace("\\r", "").replace("\\n", "\n");
+    let text = std::str::from_utf8(block)
+        .ok()?
+        .replace("\\r", "")
+        .replace("\\n", "\n");
     let mut base64 = String::with_capacity(text.len());
     for line in text.lines().map(str::trim) {
         if line.starts_with("-----") || line.contains(':') || line.is_empty() {
@@ -337,7 +340,9 @@ mod tests {
         let escaped = real.replace('\n', "\\n");
         assert_eq!(pem_body(real.as_bytes()), Some(vec![7u8; 48]));
         assert_eq!(pem_body(escaped.as_bytes()), Some(vec![7u8; 48]));
-        assert!(!Validator::Pem.accepts(b"-----BEGIN PRIVATE KEY-----\n%%%\n-----END PRIVATE KEY-----"));
+        assert!(
+            !Validator::Pem.accepts(b"-----BEGIN PRIVATE KEY-----\n%%%\n-----END PRIVATE KEY-----")
+        );
     }
 
     #[test]
