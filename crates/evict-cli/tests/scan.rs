@@ -777,3 +777,193 @@ fn the_projects_own_tree_scans_clean() {
     assert_eq!(run.code, 0, "the repository has findings:\n{}", run.stdout);
     assert!(findings(&run.json()).is_empty());
 }
+
+/// `git` in `dir` with a fixed identity and no user configuration.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Process::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "Dana Dev")
+        .env("GIT_AUTHOR_EMAIL", "dana@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Dana Dev")
+        .env("GIT_COMMITTER_EMAIL", "dana@example.invalid")
+        .env("GIT_AUTHOR_DATE", "2026-01-02T03:04:05Z")
+        .env("GIT_COMMITTER_DATE", "2026-01-02T03:04:05Z")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn git_history_finds_a_removed_secret_at_its_first_commit_with_the_commits_that_kept_it() {
+    let env = Env::new();
+    let repo = env.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    let planted = secrets::github_classic(&mut Rng::new(31));
+    let mut commits = Vec::new();
+    std::fs::write(
+        repo.join("deploy.sh"),
+        format!("#!/bin/sh\nexport {}\n", planted.text),
+    )
+    .unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "add deploy"]);
+    commits.push(git(&repo, &["rev-parse", "HEAD"]));
+    for n in 0..2 {
+        std::fs::write(repo.join("README"), format!("revision {n}\n")).unwrap();
+        git(&repo, &["add", "."]);
+        git(&repo, &["commit", "-q", "-m", "docs"]);
+        commits.push(git(&repo, &["rev-parse", "HEAD"]));
+    }
+    std::fs::remove_file(repo.join("deploy.sh")).unwrap();
+    git(&repo, &["commit", "-q", "-am", "remove the token"]);
+
+    let (tree_code, tree) = env.scan_json(&repo, &[]);
+    assert_eq!(
+        (tree_code, findings(&tree).len()),
+        (0, 0),
+        "the work tree no longer has it"
+    );
+    let (code, report) = env.scan_json(&repo, &["--git"]);
+    assert_eq!(code, 1);
+    let finding = finding_for(&report, planted.rule).expect("history still holds the token");
+    let places = finding["locations"].as_array().unwrap();
+    assert_eq!(places.len(), 1, "one blob, one location: {places:#?}");
+    let place = &places[0];
+    assert_eq!(place["type"], "git");
+    assert_eq!(place["commit"], commits[0].as_str());
+    assert_eq!(place["path"], "deploy.sh");
+    assert_eq!(place["line"], 2);
+    assert_eq!(place["author"], "Dana Dev <dana@example.invalid>");
+    assert_eq!(place["date"], "2026-01-02T03:04:05Z");
+    assert_eq!(
+        place["also_in"],
+        serde_json::json!([commits[1], commits[2]])
+    );
+    assert_eq!(
+        report["stats"]["blobs"], 3,
+        "deploy.sh and two README versions, each once"
+    );
+
+    // A shallow clone is scanned as far as it goes, and says so.
+    let shallow = env.path("shallow");
+    git(
+        env.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            &format!("file://{}", repo.display()),
+            shallow.to_str().unwrap(),
+        ],
+    );
+    let run = env.run(&[
+        "scan",
+        shallow.to_str().unwrap(),
+        "--git",
+        "--format",
+        "json",
+        "--verbose",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let skipped = run.json()["skipped"].to_string();
+    assert!(skipped.contains("shallow clone"), "{skipped}");
+}
+
+#[test]
+fn a_corrupt_object_is_reported_and_the_rest_of_history_still_scanned() {
+    let env = Env::new();
+    let repo = env.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    let mut rng = Rng::new(37);
+    let kept = secrets::slack_bot(&mut rng);
+    let damaged = secrets::stripe_live(&mut rng);
+    std::fs::write(repo.join("a.txt"), format!("{}\n", kept.text)).unwrap();
+    std::fs::write(repo.join("b.txt"), format!("{}\n", damaged.text)).unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "two files"]);
+    let blob = git(&repo, &["rev-parse", "HEAD:b.txt"]);
+    let object = repo.join(".git/objects").join(&blob[..2]).join(&blob[2..]);
+    let mut perms = std::fs::metadata(&object).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+    std::fs::set_permissions(&object, perms).unwrap();
+    let mut bytes = std::fs::read(&object).unwrap();
+    for b in bytes.iter_mut().skip(2) {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&object, bytes).unwrap();
+
+    let run = env.run(&[
+        "scan",
+        repo.to_str().unwrap(),
+        "--git",
+        "--format",
+        "json",
+        "--verbose",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    assert!(
+        finding_for(&report, kept.rule).is_some(),
+        "the intact blob is scanned"
+    );
+    assert!(finding_for(&report, damaged.rule).is_none());
+    let skipped = report["skipped"].to_string();
+    assert!(
+        skipped.contains(&blob[..12]) && skipped.contains("unreadable object"),
+        "{skipped}"
+    );
+}
+
+#[test]
+fn pre_commit_mode_scans_only_what_is_staged() {
+    let env = Env::new();
+    let repo = env.path("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q"]);
+    std::fs::write(repo.join("clean.txt"), "nothing\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "start"]);
+    let mut rng = Rng::new(41);
+    let staged = secrets::github_classic(&mut rng);
+    let unstaged = secrets::slack_bot(&mut rng);
+    std::fs::write(repo.join("config.env"), format!("{}\n", staged.text)).unwrap();
+    git(&repo, &["add", "config.env"]);
+    std::fs::write(repo.join("notes.txt"), format!("{}\n", unstaged.text)).unwrap();
+
+    let run = env.run(&[
+        "scan",
+        "--staged",
+        repo.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(findings(&report).len(), 1, "{report:#}");
+    let place = &finding_for(&report, staged.rule).unwrap()["locations"][0];
+    assert_eq!(
+        (place["path"].as_str(), place["line"].as_u64()),
+        (Some("config.env"), Some(1))
+    );
+
+    git(&repo, &["reset", "-q", "config.env"]);
+    let run = env.run(&["scan", "--staged", repo.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "nothing staged, nothing found: {}", run.stdout);
+}

@@ -40,7 +40,8 @@ pub fn scan_history(sink: Sink<'_>, repo: &Path, threads: usize) -> Result<(), G
         );
     }
     for problem in history.problems() {
-        sink.collector.skip(object_name(&shown, problem.object), problem.to_string());
+        sink.collector
+            .skip(object_name(&shown, problem.object), problem.to_string());
     }
     let hits: Mutex<Vec<Hit>> = Mutex::new(Vec::new());
     let problems = history.for_each_blob(threads, MAX_BLOB_BYTES, |origin, bytes| {
@@ -51,12 +52,15 @@ pub fn scan_history(sink: Sink<'_>, repo: &Path, threads: usize) -> Result<(), G
         let text = match text_for_scanning(bytes) {
             Ok(text) => text,
             Err(reason) => {
-                sink.collector
-                    .skip(format!("{shown}@{}:{}", short(&origin.blob), origin.path), reason);
+                sink.collector.skip(
+                    format!("{shown}@{}:{}", short(&origin.blob), origin.path),
+                    reason,
+                );
                 return;
             }
         };
-        sink.collector.count_input(InputKind::Blob, bytes.len() as u64);
+        sink.collector
+            .count_input(InputKind::Blob, bytes.len() as u64);
         let detections = SCRATCH.with(|cell| {
             let mut slot = cell.borrow_mut();
             let scratch = slot.get_or_insert_with(|| sink.engine.scratch());
@@ -74,7 +78,8 @@ pub fn scan_history(sink: Sink<'_>, repo: &Path, threads: usize) -> Result<(), G
         }));
     });
     for problem in problems {
-        sink.collector.skip(object_name(&shown, problem.object), problem.to_string());
+        sink.collector
+            .skip(object_name(&shown, problem.object), problem.to_string());
     }
     let hits = hits.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut blobs: Vec<ObjectId> = hits.iter().map(|h| h.blob).collect();
@@ -84,7 +89,8 @@ pub fn scan_history(sink: Sink<'_>, repo: &Path, threads: usize) -> Result<(), G
         .commits_carrying(&blobs)
         .into_iter()
         .map(|(blob, carriers)| {
-            let mut commits: Vec<String> = carriers.into_iter().map(|c| c.commit.id.clone()).collect();
+            let mut commits: Vec<String> =
+                carriers.into_iter().map(|c| c.commit.id.clone()).collect();
             commits.dedup();
             (blob, commits)
         })
