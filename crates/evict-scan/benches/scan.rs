@@ -6,8 +6,9 @@
 //! - `rg -c AKIA` over the tree (the I/O + memchr ceiling; Debian `ripgrep`),
 //! - Evict's scanner (in a child process, so its peak RSS is its own),
 //! - `ripsecrets` and `detect-secrets` when installed (`cargo install ripsecrets`,
-//!   `pip install detect-secrets`),
-//! and for git history: a repository of `EVICT_BENCH_BLOBS` blobs (default 100,000) built with
+//!   `pip install detect-secrets`).
+//!
+//! For git history: a repository of `EVICT_BENCH_BLOBS` blobs (default 100,000) built with
 //! `git fast-import`, scanned by Evict against `git cat-file --batch-all-objects --batch | rg`.
 //!
 //! Sizes: `EVICT_BENCH_TREE_MB` (default 300), `EVICT_BENCH_BLOBS`; sources copied:

@@ -128,10 +128,8 @@ impl IgnoreList {
             (Some(_), Some(_)) => {
                 let mut builder = GlobSetBuilder::new();
                 for (entry, _) in &self.entries {
-                    if let Some(glob) = entry.strip_prefix("path:") {
-                        if let Ok(g) = Glob::new(glob) {
-                            builder.add(g);
-                        }
+                    if let Some(Ok(glob)) = entry.strip_prefix("path:").map(Glob::new) {
+                        builder.add(glob);
                     }
                 }
                 builder.build().ok()

@@ -186,11 +186,7 @@ pub fn scan_path(sink: Sink<'_>, root: &Path, options: &TreeOptions) {
             );
             return false;
         }
-        if !exclude.is_empty()
-            && path
-                .canonicalize()
-                .is_ok_and(|p| exclude.iter().any(|e| *e == p))
-        {
+        if !exclude.is_empty() && path.canonicalize().is_ok_and(|p| exclude.contains(&p)) {
             prune(path, "Evict's own store");
             return false;
         }
