@@ -98,6 +98,32 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
             (Some(b), _) => format!("BROKEN at entry {}", b.seq),
         }
     ));
+    let (findings, scan_stats, stored) = demo_scan(&home, &store, &data, args.seed, now).await?;
+    let copies = findings
+        .iter()
+        .map(|f| f.locations.len())
+        .max()
+        .unwrap_or(0);
+    say(&format!(
+        "5. Scanned a repository checkout with leaked secrets ({} files, an archive among them): {} secrets in {} places — the GitHub token copied to {copies} places is one finding, revoked once. Stored {} fingerprints and previews, never the secrets.",
+        scan_stats.files,
+        findings.len(),
+        findings.iter().map(|f| f.locations.len()).sum::<usize>(),
+        stored.credentials_new + stored.credentials_linked + stored.credentials_known,
+    ));
+    if table {
+        let mut found = output::table(&["rule", "secret", "lifetime", "seen"]);
+        for finding in &findings {
+            found.add_row(vec![
+                finding.rule.clone(),
+                finding.preview.clone(),
+                finding.persistence.to_string(),
+                finding.locations.len().to_string(),
+            ]);
+        }
+        output::print_table(&found);
+        say("");
+    }
     let stats = store.inventory_stats(now).await?;
     store.close().await;
     match ctx.format {
@@ -105,6 +131,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
             "home": home.dir(),
             "imports": [first_report, first_inventory, again],
             "journal": journal,
+            "scan": { "findings": findings, "stats": scan_stats, "stored": stored },
             "stats": stats,
         }))?,
         Format::Table | Format::Sarif => {
@@ -121,4 +148,58 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+/// Writes a small checkout with secrets planted (one token copied into three places, one of them
+/// inside a zip), scans it and stores the findings.
+async fn demo_scan(
+    home: &EvictHome,
+    store: &Store,
+    data: &std::path::Path,
+    seed: u64,
+    now: jiff::Timestamp,
+) -> anyhow::Result<(
+    Vec<evict_scan::SecretFinding>,
+    evict_scan::ScanStats,
+    evict_store::ScanStoreSummary,
+)> {
+    let checkout = data.join("checkout");
+    std::fs::create_dir_all(checkout.join("deploy"))?;
+    let mut rng = evict_testkit::Rng::new(seed);
+    let planted = evict_testkit::secrets::assorted(&mut rng);
+    let token = &planted[0];
+    std::fs::write(checkout.join(".env"), format!("{}\n", token.text))?;
+    std::fs::write(
+        checkout.join("deploy/ci.sh"),
+        format!("#!/bin/sh\nexport {}\n", token.text),
+    )?;
+    {
+        let mut zip = zip::ZipWriter::new(File::create(checkout.join("backup.zip"))?);
+        zip.start_file("old/.env", zip::write::SimpleFileOptions::default())?;
+        zip.write_all(token.text.as_bytes())?;
+        zip.finish()?;
+    }
+    for (n, secret) in planted.iter().enumerate().skip(1) {
+        std::fs::write(
+            checkout.join(format!("config-{n}.txt")),
+            format!("# settings\n{}\n", secret.text),
+        )?;
+    }
+    let engine = evict_scan::Engine::new(
+        evict_scan::RuleSet::builtin()?,
+        home.fingerprint_key()?,
+        now,
+    );
+    let collector = evict_scan::Collector::default();
+    let ignore = evict_scan::IgnoreList::default();
+    let sink = evict_scan::Sink {
+        engine: &engine,
+        collector: &collector,
+        ignore: &ignore,
+    };
+    evict_scan::scan_path(sink, &checkout, &evict_scan::TreeOptions::default());
+    let (findings, stats, _) = collector.finish();
+    let records: Vec<_> = findings.iter().map(crate::cmd_scan::store_record).collect();
+    let stored = store.record_scan(&records, now).await?;
+    Ok((findings, stats, stored))
 }

@@ -192,7 +192,7 @@ fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-fn store_record(finding: &SecretFinding) -> evict_store::ScannedSecret {
+pub(crate) fn store_record(finding: &SecretFinding) -> evict_store::ScannedSecret {
     evict_store::ScannedSecret {
         provider: finding.provider.clone(),
         kind: finding.kind,

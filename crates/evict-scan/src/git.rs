@@ -303,6 +303,7 @@ impl GitHistory {
             &mut problems,
         );
         let order = oldest_first(&graph);
+        dbg_rss("commits read");
 
         let mut commits = Vec::with_capacity(order.len());
         let mut commit_trees = Vec::with_capacity(order.len());
@@ -348,6 +349,7 @@ impl GitHistory {
                 info.blobs = blobs;
             }
         }
+        dbg_rss("trees walked");
         let TreeWalker {
             trees,
             blob_index,
@@ -444,7 +446,9 @@ impl GitHistory {
         let threads = threads
             .min(self.blobs.len().div_ceil(MIN_READ_CHUNK))
             .max(1);
+        dbg_rss("before read_order");
         let order = self.read_order();
+        dbg_rss("after read_order");
         let chunk = (order.len() / (threads * 16)).clamp(MIN_READ_CHUNK, MAX_READ_CHUNK);
         let next = AtomicUsize::new(0);
         let (scan, next, order) = (&scan, &next, order.as_slice());
@@ -466,6 +470,7 @@ impl GitHistory {
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
+        dbg_rss("blobs read");
         problems.sort_by_key(|(index, _)| *index);
         problems.into_iter().map(|(_, problem)| problem).collect()
     }
@@ -594,6 +599,7 @@ impl GitHistory {
             lists: Vec::new(),
             bufs: Vec::new(),
         };
+        dbg_rss("carrying start");
         let mut found: Vec<(ObjectId, String)> = Vec::new();
         let mut path = String::new();
         for (index, tree) in self.commit_trees.iter().enumerate().skip(earliest as usize) {
@@ -2000,5 +2006,16 @@ mod tests {
         }
         assert_eq!(delta_sizes(&[0x80, 0x01, 0x05, 0x91]), Some((128, 5, 3)));
         assert_eq!(delta_sizes(&[0x80, 0x80]), None);
+    }
+}
+
+fn dbg_rss(what: &str) {
+    if std::env::var_os("EVICT_DBG_RSS").is_some() {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        let anon = status
+            .lines()
+            .find(|l| l.starts_with("RssAnon"))
+            .unwrap_or("");
+        eprintln!("DBG {what}: {anon}");
     }
 }
