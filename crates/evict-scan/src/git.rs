@@ -28,8 +28,8 @@
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 
 use gix::ObjectId;
 use gix::objs::Kind;
@@ -47,10 +47,15 @@ const MAX_TREE_DEPTH: usize = 4096;
 const MIN_READ_CHUNK: usize = 64;
 const MAX_READ_CHUNK: usize = 1024;
 
-/// Delta-chain cache of the tree walks ([`PackReader`]).
-const TREE_CACHE_BYTES: usize = 64 << 20;
-/// Delta-chain cache of each blob reader thread ([`PackReader`]).
-const BLOB_CACHE_BYTES: usize = 32 << 20;
+/// Delta-chain cache of the tree walks ([`PackReader`]). Reading trees oldest first goes up
+/// every delta chain of every directory at once, so the cache must hold the chains of the
+/// directories being changed: a repository with 500 busy directories of ~150 files needs about
+/// 24 MiB; below that, evicted chains are re-inflated (twice as slow at 16 MiB).
+const TREE_CACHE_BYTES: usize = 32 << 20;
+/// Delta-chain cache of each blob reader thread ([`PackReader`]). Blobs are read right after
+/// their delta base ([`GitHistory::read_order`]), so a small cache does (4 MiB reads as fast as
+/// 32 MiB).
+const BLOB_CACHE_BYTES: usize = 8 << 20;
 
 /// A reader thread gives back buffer memory above this after reading a larger blob.
 const KEEP_BUFFER_BYTES: usize = 8 << 20;
@@ -237,10 +242,130 @@ struct BlobRecord {
     path: u32,
 }
 
+/// One distinct tree: what `commits_carrying` needs to skip it without reading it.
+#[derive(Debug, Clone, Copy)]
+struct TreeRecord {
+    id: ObjectId,
+    info: TreeInfo,
+}
+
+/// The hash of an object id in the tables below: its first eight bytes (ids are uniformly
+/// random).
+fn id_hash(id: &gix::oid) -> u64 {
+    let bytes = id.as_bytes();
+    let mut first = [0u8; 8];
+    let n = bytes.len().min(8);
+    first[..n].copy_from_slice(&bytes[..n]);
+    u64::from_le_bytes(first)
+}
+
+/// Records with an object id, stored once each in a `Vec` in insertion order and found by id
+/// through a hash table of `u32` indices: 5 bytes per slot (6 to 11 per record) besides the
+/// record, where a map from id to index costs 25 bytes per slot and holds every id twice.
+struct IdTable<T> {
+    records: Vec<T>,
+    index: gix::hashtable::hash_table::HashTable<u32>,
+}
+
+impl<T> Default for IdTable<T> {
+    fn default() -> Self {
+        IdTable {
+            records: Vec::new(),
+            index: gix::hashtable::hash_table::HashTable::new(),
+        }
+    }
+}
+
+impl<T> IdTable<T> {
+    /// The index of the record with id `id`, where `key` gives a record's id.
+    fn find(&self, id: &gix::oid, key: impl Fn(&T) -> &ObjectId) -> Option<u32> {
+        let records = &self.records;
+        self.index
+            .find(id_hash(id), |&i| key(&records[i as usize]).as_ref() == id)
+            .copied()
+    }
+
+    /// The index of the record with id `id`; when there is none, `make()` is added as a new one.
+    /// The `bool` says whether it was added.
+    fn find_or_insert(
+        &mut self,
+        id: &gix::oid,
+        key: impl Fn(&T) -> &ObjectId,
+        make: impl FnOnce() -> T,
+    ) -> (u32, bool) {
+        use gix::hashtable::hash_table::Entry;
+        let records = &self.records;
+        match self.index.entry(
+            id_hash(id),
+            |&i| key(&records[i as usize]).as_ref() == id,
+            |&i| id_hash(key(&records[i as usize])),
+        ) {
+            Entry::Occupied(found) => (*found.get(), false),
+            Entry::Vacant(vacant) => {
+                let n = u32::try_from(self.records.len()).unwrap_or(u32::MAX);
+                vacant.insert(n);
+                self.records.push(make());
+                (n, true)
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.records.len()
+    }
+}
+
+/// Distinct paths, interned: all their bytes in one `String`, each found by its number.
+#[derive(Default)]
+struct PathTable {
+    text: String,
+    /// Where each path ends in `text` (it starts where the previous one ends).
+    ends: Vec<usize>,
+    /// Path numbers, by hash of the path.
+    index: gix::hashtable::hash_table::HashTable<u32>,
+    hasher: std::hash::RandomState,
+}
+
+/// Path number `n` of `text` and `ends` ([`PathTable`]).
+fn path_at<'t>(text: &'t str, ends: &[usize], n: u32) -> &'t str {
+    let n = n as usize;
+    let start = if n == 0 { 0 } else { ends[n - 1] };
+    &text[start..ends[n]]
+}
+
+impl PathTable {
+    fn get(&self, n: u32) -> &str {
+        path_at(&self.text, &self.ends, n)
+    }
+
+    /// The number of `path`, added if new.
+    fn intern(&mut self, path: &str) -> u32 {
+        use gix::hashtable::hash_table::Entry;
+        use std::hash::BuildHasher as _;
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        match self.index.entry(
+            hasher.hash_one(path),
+            |&n| path_at(text, ends, n) == path,
+            |&n| hasher.hash_one(path_at(text, ends, n)),
+        ) {
+            Entry::Occupied(found) => *found.get(),
+            Entry::Vacant(vacant) => {
+                let n = u32::try_from(self.ends.len()).unwrap_or(u32::MAX);
+                vacant.insert(n);
+                self.text.push_str(path);
+                self.ends.push(self.text.len());
+                n
+            }
+        }
+    }
+}
+
 /// Every distinct blob of every reachable commit of a repository, with its first appearance.
 ///
-/// Compact: commits are interned in one `Vec` (oldest first) and referred to by `u32` index,
-/// paths are interned once each.
+/// Compact, as it grows with the history: commits are interned in one `Vec` (oldest first) and
+/// referred to by `u32` index, paths are interned once each in one string, and blobs and trees
+/// are records in a `Vec` found through a table of indices (about 35 bytes per blob and 63 per
+/// tree, plus about 15 bytes per distinct path besides its text).
 pub struct GitHistory {
     repo: gix::ThreadSafeRepository,
     path: PathBuf,
@@ -251,13 +376,13 @@ pub struct GitHistory {
     /// The root tree of each commit, parallel to `commits`.
     commit_trees: Vec<ObjectId>,
     /// In order of first appearance.
-    blobs: Vec<BlobRecord>,
-    /// Blob id -> index in `blobs`.
-    blob_index: OidMap<u32>,
+    blobs: IdTable<BlobRecord>,
     /// What `commits_carrying` needs to skip trees without reading them.
-    trees: OidMap<TreeInfo>,
-    paths: Vec<Arc<str>>,
+    trees: IdTable<TreeRecord>,
+    paths: PathTable,
     problems: Vec<GitProblem>,
+    /// Delta-cache buffers between uses, so that each phase reuses the memory of the last.
+    cache_pool: CachePool,
 }
 
 impl fmt::Debug for GitHistory {
@@ -293,71 +418,75 @@ impl GitHistory {
         let mut problems = Vec::new();
         let (shallow, shallow_commits) = shallow_boundary(&local, repo, &mut problems);
         let tips = reference_tips(&local, repo, &mut problems)?;
-        let mut packs = PackReader::new(safe.objects_dir(), local.object_hash(), TREE_CACHE_BYTES);
-        let mut graph = read_commits(
-            &local,
-            &mut packs,
-            repo,
-            &tips,
-            &shallow_commits,
-            &mut problems,
-        );
-        let order = oldest_first(&graph);
-        dbg_rss("commits read");
-
-        let mut commits = Vec::with_capacity(order.len());
-        let mut commit_trees = Vec::with_capacity(order.len());
-        for &old in &order {
-            let raw = &mut graph.commits[old as usize];
-            commits.push(Commit {
-                id: raw.id.to_string(),
-                author: std::mem::take(&mut raw.author),
-                time: jiff::Timestamp::from_second(raw.time).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
-            });
-            commit_trees.push(raw.tree);
-        }
-        drop(graph);
-
-        let mut walker = TreeWalker {
-            repo: &local,
-            packs,
-            display: repo,
-            trees: OidMap::default(),
-            blob_index: OidMap::default(),
-            blobs: Vec::new(),
-            paths: Vec::new(),
-            path_ids: HashMap::new(),
-            bufs: Vec::new(),
-            problems,
-        };
-        let mut path = String::new();
-        for (index, tree) in commit_trees.iter().enumerate() {
-            let index = u32::try_from(index).unwrap_or(u32::MAX);
-            if walker.trees.contains_key(tree) {
-                continue;
-            }
-            walker.trees.insert(
-                *tree,
-                TreeInfo {
-                    first: index,
-                    blobs: BlobBloom::ALL,
-                },
+        let cache_pool = CachePool::default();
+        // The tree walk's cache goes back to the pool at the end of this block, for the blob
+        // readers.
+        let (commits, commit_trees, walked) = {
+            let mut packs = PackReader::new(
+                safe.objects_dir(),
+                local.object_hash(),
+                TREE_CACHE_BYTES,
+                Some(&cache_pool),
             );
-            path.clear();
-            let blobs = walker.walk(*tree, index, &commits[index as usize].id, &mut path, 0);
-            if let Some(info) = walker.trees.get_mut(tree) {
-                info.blobs = blobs;
+            let mut graph = read_commits(
+                &local,
+                &mut packs,
+                repo,
+                &tips,
+                &shallow_commits,
+                &mut problems,
+            );
+            let order = oldest_first(&graph);
+
+            let mut commits = Vec::with_capacity(order.len());
+            let mut commit_trees = Vec::with_capacity(order.len());
+            for &old in &order {
+                let raw = &mut graph.commits[old as usize];
+                commits.push(Commit {
+                    id: raw.id.to_string(),
+                    author: std::mem::take(&mut raw.author),
+                    time: jiff::Timestamp::from_second(raw.time)
+                        .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                });
+                commit_trees.push(raw.tree);
             }
-        }
-        dbg_rss("trees walked");
-        let TreeWalker {
+            drop(graph);
+
+            let mut walker = TreeWalker {
+                repo: &local,
+                packs,
+                display: repo,
+                trees: IdTable::default(),
+                blobs: IdTable::default(),
+                paths: PathTable::default(),
+                bufs: Vec::new(),
+                problems,
+            };
+            let mut path = String::new();
+            for (index, tree) in commit_trees.iter().enumerate() {
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                let (record, new) = walker.trees.find_or_insert(tree, tree_id, || TreeRecord {
+                    id: *tree,
+                    info: TreeInfo {
+                        first: index,
+                        blobs: BlobBloom::ALL,
+                    },
+                });
+                if !new {
+                    continue;
+                }
+                path.clear();
+                let blobs = walker.walk(*tree, index, &commits[index as usize].id, &mut path, 0);
+                walker.trees.records[record as usize].info.blobs = blobs;
+            }
+            (commits, commit_trees, walker.finish())
+        };
+        let Walked {
             trees,
-            blob_index,
             blobs,
             paths,
             problems,
-            ..
-        } = walker;
+        } = walked;
 
         Ok(GitHistory {
             repo: safe,
@@ -366,10 +495,10 @@ impl GitHistory {
             commits,
             commit_trees,
             blobs,
-            blob_index,
             trees,
             paths,
             problems,
+            cache_pool,
         })
     }
 
@@ -407,28 +536,32 @@ impl GitHistory {
 
     /// Every blob with its first appearance, in order of first appearance.
     pub fn blobs(&self) -> impl ExactSizeIterator<Item = BlobOrigin<'_>> + '_ {
-        self.blobs.iter().map(|record| self.origin_of(record))
+        self.blobs
+            .records
+            .iter()
+            .map(|record| self.origin_of(record))
     }
 
     /// Where `blob` first appeared, or `None` when it is not in this history.
     pub fn origin(&self, blob: &gix::oid) -> Option<BlobOrigin<'_>> {
-        let index = *self.blob_index.get(blob)?;
-        Some(self.origin_of(&self.blobs[index as usize]))
+        let index = self.blobs.find(blob, blob_id)?;
+        Some(self.origin_of(&self.blobs.records[index as usize]))
     }
 
     fn origin_of(&self, record: &BlobRecord) -> BlobOrigin<'_> {
         BlobOrigin {
             blob: record.id,
             commit: &self.commits[record.commit as usize],
-            path: &self.paths[record.path as usize],
+            path: self.paths.get(record.path),
         }
     }
 
     /// Reads every blob's bytes and calls `scan` on it, on `threads` worker threads (0: one per
-    /// available core), each with its own thread-local repository handle, one reusable buffer and a
-    /// 32 MiB cache of decoded delta bases, so memory stays bounded by about `threads` × (2 ×
-    /// largest blob read + 32 MiB). Blobs are read in the order they are stored in the packs,
-    /// which keeps delta chains cheap; `scan` therefore sees them in no particular order.
+    /// available core), each with its own thread-local repository handle, one reusable buffer and
+    /// an 8 MiB cache of decoded delta bases (reusing the memory of the tree walk's cache), so
+    /// memory stays bounded by about `threads` × (2 × largest blob read + 8 MiB). Blobs are read
+    /// each right after its delta base, which keeps delta chains cheap; `scan` therefore sees
+    /// them in no particular order.
     ///
     /// Blobs larger than `max_blob_bytes` are not read: they are reported as
     /// [`GitProblemKind::TooLarge`]. Blobs that cannot be read are reported too; the others are
@@ -446,9 +579,7 @@ impl GitHistory {
         let threads = threads
             .min(self.blobs.len().div_ceil(MIN_READ_CHUNK))
             .max(1);
-        dbg_rss("before read_order");
         let order = self.read_order();
-        dbg_rss("after read_order");
         let chunk = (order.len() / (threads * 16)).clamp(MIN_READ_CHUNK, MAX_READ_CHUNK);
         let next = AtomicUsize::new(0);
         let (scan, next, order) = (&scan, &next, order.as_slice());
@@ -470,39 +601,103 @@ impl GitHistory {
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
-        dbg_rss("blobs read");
         problems.sort_by_key(|(index, _)| *index);
         problems.into_iter().map(|(_, problem)| problem).collect()
     }
 
-    /// Blob indices in the order their bytes are stored: by pack file and offset in it, so that
-    /// the base of a delta has usually just been decoded and is still in the reader's cache, and
-    /// reads go forward through the pack files. Blobs not found
-    /// in a pack index (loose, or in an alternate object database) come last, in order of first
-    /// appearance. A pack index that cannot be read only costs speed: its blobs are read anyway.
+    /// Blob indices in an order that makes delta chains cheap: each blob stored as a delta of
+    /// another blob comes right after that base (a depth-first walk of each pack's delta
+    /// forest, roots and siblings in pack order), so that the base has just been decoded and is
+    /// still in the reader's cache, however far from each other the pack stores them. Blobs not
+    /// found in a pack index (loose, or in an alternate object database) come last, in order of
+    /// first appearance. A pack that cannot be read only costs speed: its blobs are read anyway.
     fn read_order(&self) -> Vec<u32> {
-        const UNPACKED: (u32, u64) = (u32::MAX, 0);
-        let mut keys = vec![UNPACKED; self.blobs.len()];
-        let indices = pack_indices(self.repo.objects_dir());
+        const NONE: u32 = u32::MAX;
+        let n = self.blobs.len();
+        let to_u32 = |i: usize| u32::try_from(i).unwrap_or(NONE);
         let hash_kind = self.repo.to_thread_local().object_hash();
-        for (pack, path) in indices.iter().enumerate() {
-            let Ok(index) = gix::odb::pack::index::File::at(path, hash_kind) else {
-                continue;
-            };
-            let pack = u32::try_from(pack).unwrap_or(u32::MAX - 1);
-            for entry in index.iter() {
-                if let Some(&blob) = self.blob_index.get(&entry.oid) {
-                    let key = &mut keys[blob as usize];
-                    if *key == UNPACKED {
-                        *key = (pack, entry.pack_offset);
+        let packs: Vec<gix::odb::pack::Bundle> = pack_indices(self.repo.objects_dir())
+            .iter()
+            .filter_map(|path| gix::odb::pack::Bundle::at(path, hash_kind).ok())
+            .collect();
+        // Where each blob is stored (the first pack holding it).
+        let mut location = vec![(NONE, 0u64); n];
+        for (pack, bundle) in packs.iter().enumerate() {
+            for entry in bundle.index.iter() {
+                if let Some(blob) = self.blobs.find(&entry.oid, blob_id) {
+                    let at = &mut location[blob as usize];
+                    if at.0 == NONE {
+                        *at = (to_u32(pack), entry.pack_offset);
                     }
                 }
             }
         }
-        let mut order: Vec<u32> = (0..self.blobs.len())
-            .map(|index| u32::try_from(index).unwrap_or(u32::MAX))
+        // Packed blobs in pack order.
+        let mut packed: Vec<u32> = (0..n)
+            .filter(|&blob| location[blob].0 != NONE)
+            .map(to_u32)
             .collect();
-        order.sort_by_key(|&blob| (keys[blob as usize], blob));
+        packed.sort_unstable_by_key(|&blob| location[blob as usize]);
+        // The base of each blob stored as a delta of a blob of this history, in the same pack
+        // and before it (so that the links cannot loop, even in a damaged pack).
+        let base_of = |blob: u32| -> u32 {
+            use gix::odb::pack::data::entry::Header;
+            let (pack, offset) = location[blob as usize];
+            let Ok(entry) = packs[pack as usize].pack.entry(offset) else {
+                return NONE;
+            };
+            let Header::OfsDelta { base_distance } = entry.header else {
+                return NONE;
+            };
+            match entry.checked_base_pack_offset(base_distance) {
+                Some(base) if base < offset => packed
+                    .binary_search_by_key(&(pack, base), |&other| location[other as usize])
+                    .map_or(NONE, |found| packed[found]),
+                _ => NONE,
+            }
+        };
+        let bases: Vec<u32> = packed.iter().map(|&blob| base_of(blob)).collect();
+        drop(location);
+        // Children of each blob (as positions in `packed`), in pack order.
+        let mut first_child = vec![0u32; n + 1];
+        for &base in &bases {
+            if base != NONE {
+                first_child[base as usize + 1] += 1;
+            }
+        }
+        for i in 1..=n {
+            first_child[i] += first_child[i - 1];
+        }
+        let mut fill = first_child.clone();
+        let mut children = vec![0u32; first_child[n] as usize];
+        for (position, &base) in bases.iter().enumerate() {
+            if base != NONE {
+                children[fill[base as usize] as usize] = packed[position];
+                fill[base as usize] += 1;
+            }
+        }
+        drop(fill);
+        let mut order = Vec::with_capacity(n);
+        let mut stack = Vec::new();
+        for (position, &root) in packed.iter().enumerate() {
+            if bases[position] != NONE {
+                continue;
+            }
+            stack.push(root);
+            while let Some(blob) = stack.pop() {
+                order.push(blob);
+                let range =
+                    first_child[blob as usize] as usize..first_child[blob as usize + 1] as usize;
+                stack.extend(children[range].iter().rev());
+            }
+        }
+        drop((bases, children, first_child, stack));
+        // Then the blobs outside the packs, in order of first appearance.
+        let mut placed = vec![false; n];
+        for &blob in &order {
+            placed[blob as usize] = true;
+        }
+        order.extend((0..n).filter(|&blob| !placed[blob]).map(to_u32));
         order
     }
 
@@ -523,6 +718,7 @@ impl GitHistory {
             self.repo.objects_dir(),
             repo.object_hash(),
             BLOB_CACHE_BYTES,
+            Some(&self.cache_pool),
         );
         let mut buf = Vec::new();
         let mut problems = Vec::new();
@@ -533,7 +729,7 @@ impl GitHistory {
             }
             let end = (start + chunk).min(order.len());
             for &index in &order[start..end] {
-                let record = &self.blobs[index as usize];
+                let record = &self.blobs.records[index as usize];
                 let origin = self.origin_of(record);
                 match read_blob(&repo, Some(&mut packs), record.id, max_blob_bytes, &mut buf) {
                     Ok(data) => scan(origin, data),
@@ -571,14 +767,20 @@ impl GitHistory {
         if blobs.is_empty() {
             return result;
         }
-        let wanted: gix::hashtable::HashSet<ObjectId> = blobs.iter().copied().collect();
+        // Wanted blob -> its index in `blobs`.
+        let mut wanted: OidMap<u32> = OidMap::default();
+        for (n, id) in blobs.iter().enumerate() {
+            wanted
+                .entry(*id)
+                .or_insert(u32::try_from(n).unwrap_or(u32::MAX));
+        }
         // Blobs not in this history could be anywhere: search from the first commit.
         let earliest = blobs
             .iter()
             .map(|id| {
-                self.blob_index
-                    .get(id)
-                    .map_or(0, |&i| self.blobs[i as usize].commit)
+                self.blobs
+                    .find(id, blob_id)
+                    .map_or(0, |i| self.blobs.records[i as usize].commit)
             })
             .min()
             .unwrap_or(0);
@@ -590,16 +792,20 @@ impl GitHistory {
                 self.repo.objects_dir(),
                 repo.object_hash(),
                 TREE_CACHE_BYTES,
+                Some(&self.cache_pool),
             ),
             wanted: &wanted,
+            wanted_ids: blobs,
             earliest,
             trees: &self.trees,
             masks: blobs.iter().map(|id| BlobBloom::of(id)).collect(),
-            memo: OidMap::default(),
+            memo: vec![NOT_SEARCHED; self.trees.len()],
             lists: Vec::new(),
+            entries: Vec::new(),
+            pending: Vec::new(),
+            names: String::new(),
             bufs: Vec::new(),
         };
-        dbg_rss("carrying start");
         let mut found: Vec<(ObjectId, String)> = Vec::new();
         let mut path = String::new();
         for (index, tree) in self.commit_trees.iter().enumerate().skip(earliest as usize) {
@@ -1127,22 +1333,37 @@ fn oldest_first(graph: &CommitGraph) -> Vec<u32> {
     order
 }
 
+/// What [`TreeWalker`] found.
+struct Walked {
+    trees: IdTable<TreeRecord>,
+    blobs: IdTable<BlobRecord>,
+    paths: PathTable,
+    problems: Vec<GitProblem>,
+}
+
 /// The first-appearance walk over trees.
 struct TreeWalker<'r> {
     repo: &'r gix::Repository,
-    packs: PackReader,
+    packs: PackReader<'r>,
     display: &'r Path,
-    trees: OidMap<TreeInfo>,
-    blob_index: OidMap<u32>,
-    blobs: Vec<BlobRecord>,
-    paths: Vec<Arc<str>>,
-    path_ids: HashMap<Arc<str>, u32>,
+    trees: IdTable<TreeRecord>,
+    blobs: IdTable<BlobRecord>,
+    paths: PathTable,
     /// One reusable buffer per tree depth.
     bufs: Vec<Vec<u8>>,
     problems: Vec<GitProblem>,
 }
 
 impl TreeWalker<'_> {
+    fn finish(self) -> Walked {
+        Walked {
+            trees: self.trees,
+            blobs: self.blobs,
+            paths: self.paths,
+            problems: self.problems,
+        }
+    }
+
     /// Walks `tree` (already marked as seen), whose entries' paths start with `path`; returns the
     /// Bloom filter of all blobs below it.
     fn walk(
@@ -1193,41 +1414,36 @@ impl TreeWalker<'_> {
                     let base = path.len();
                     if entry.mode.is_tree() {
                         let id = entry.oid.to_owned();
-                        match self.trees.entry(id) {
-                            gix::hashtable::hash_map::Entry::Occupied(seen) => {
-                                bloom.add(seen.get().blobs)
-                            }
-                            gix::hashtable::hash_map::Entry::Vacant(vacant) => {
-                                // Unknown until walked: "may hold anything".
-                                vacant.insert(TreeInfo {
+                        // Unknown until walked: "may hold anything".
+                        let (record, new) =
+                            self.trees.find_or_insert(&id, tree_id, || TreeRecord {
+                                id,
+                                info: TreeInfo {
                                     first: commit,
                                     blobs: BlobBloom::ALL,
-                                });
-                                push_name(path, entry.filename);
-                                path.push('/');
-                                let below = self.walk(id, commit, commit_id, path, depth + 1);
-                                path.truncate(base);
-                                if let Some(info) = self.trees.get_mut(&id) {
-                                    info.blobs = below;
-                                }
-                                bloom.add(below);
-                            }
+                                },
+                            });
+                        if new {
+                            push_name(path, entry.filename);
+                            path.push('/');
+                            let below = self.walk(id, commit, commit_id, path, depth + 1);
+                            path.truncate(base);
+                            self.trees.records[record as usize].info.blobs = below;
                         }
+                        bloom.add(self.trees.records[record as usize].info.blobs);
                     } else if entry.mode.is_blob_or_symlink() {
                         bloom.add(BlobBloom::of(entry.oid));
-                        let id = entry.oid.to_owned();
-                        if let gix::hashtable::hash_map::Entry::Vacant(vacant) =
-                            self.blob_index.entry(id)
-                        {
-                            vacant.insert(u32::try_from(self.blobs.len()).unwrap_or(u32::MAX));
+                        let (record, new) =
+                            self.blobs
+                                .find_or_insert(entry.oid, blob_id, || BlobRecord {
+                                    id: entry.oid.to_owned(),
+                                    commit,
+                                    path: u32::MAX,
+                                });
+                        if new {
                             push_name(path, entry.filename);
-                            let path_id = intern(&mut self.paths, &mut self.path_ids, path);
+                            self.blobs.records[record as usize].path = self.paths.intern(path);
                             path.truncate(base);
-                            self.blobs.push(BlobRecord {
-                                id,
-                                commit,
-                                path: path_id,
-                            });
                         }
                     }
                     // Gitlinks (submodule commits) belong to another repository: skipped.
@@ -1269,15 +1485,12 @@ fn push_name(path: &mut String, name: &[u8]) {
     path.push_str(&String::from_utf8_lossy(name));
 }
 
-fn intern(paths: &mut Vec<Arc<str>>, ids: &mut HashMap<Arc<str>, u32>, path: &str) -> u32 {
-    if let Some(&id) = ids.get(path) {
-        return id;
-    }
-    let id = u32::try_from(paths.len()).unwrap_or(u32::MAX);
-    let shared: Arc<str> = Arc::from(path);
-    paths.push(Arc::clone(&shared));
-    ids.insert(shared, id);
-    id
+fn blob_id(record: &BlobRecord) -> &ObjectId {
+    &record.id
+}
+
+fn tree_id(record: &TreeRecord) -> &ObjectId {
+    &record.id
 }
 
 /// What the walk remembers of each distinct tree, so that `commits_carrying` can skip it.
@@ -1330,26 +1543,41 @@ impl BlobBloom {
 /// Memoised search for the paths of wanted blobs below trees, for `commits_carrying`.
 struct CarrierFinder<'a> {
     repo: &'a gix::Repository,
-    packs: PackReader,
-    wanted: &'a gix::hashtable::HashSet<ObjectId>,
+    packs: PackReader<'a>,
+    /// Wanted blob -> its index in `wanted_ids`.
+    wanted: &'a OidMap<u32>,
+    wanted_ids: &'a [ObjectId],
     earliest: u32,
-    trees: &'a OidMap<TreeInfo>,
+    trees: &'a IdTable<TreeRecord>,
     /// Bloom bits of each wanted blob.
     masks: Vec<BlobBloom>,
-    /// Tree -> index into `lists` of its relevant entries, or `None` when it holds no wanted blob.
-    memo: OidMap<Option<u32>>,
-    lists: Vec<Vec<Relevant>>,
+    /// Per tree of `trees`: [`NOT_SEARCHED`], [`NOTHING_WANTED`] or its index into `lists`.
+    memo: Vec<u32>,
+    /// The relevant entries of each tree holding a wanted blob: a range of `entries`.
+    lists: Vec<std::ops::Range<u32>>,
+    entries: Vec<Relevant>,
+    /// Entries of the trees being searched (deepest last), before they move to `entries`.
+    pending: Vec<Relevant>,
+    /// The names of `entries`, back to back.
+    names: String,
     bufs: Vec<Vec<u8>>,
 }
 
+/// [`CarrierFinder::memo`]: the tree has not been searched yet.
+const NOT_SEARCHED: u32 = u32::MAX;
+/// [`CarrierFinder::memo`]: the tree holds no wanted blob.
+const NOTHING_WANTED: u32 = u32::MAX - 1;
+
 /// An entry of a tree that is, or leads to, a wanted blob.
 struct Relevant {
-    name: Box<str>,
+    /// Range of `CarrierFinder::names`.
+    name: std::ops::Range<usize>,
     target: RelevantTarget,
 }
 
 enum RelevantTarget {
-    Blob(ObjectId),
+    /// Index into `CarrierFinder::wanted_ids`.
+    Blob(u32),
     /// Index into `CarrierFinder::lists`.
     Tree(u32),
 }
@@ -1358,17 +1586,20 @@ impl CarrierFinder<'_> {
     /// The relevant entries of `tree` (as an index into `lists`), or `None` when it cannot hold a
     /// wanted blob.
     fn relevant(&mut self, tree: ObjectId, depth: usize) -> Option<u32> {
-        match self.trees.get(&tree) {
-            // Walked before the earliest wanted blob appeared, or its Bloom filter rules out
-            // every wanted blob: cannot hold one. Never walked: unreadable (already a problem)
-            // or not in this history.
-            Some(info)
-                if info.first >= self.earliest
-                    && self.masks.iter().any(|mask| info.blobs.may_contain(*mask)) => {}
-            _ => return None,
+        // Never walked: unreadable (already a problem) or not in this history.
+        let record = self.trees.find(&tree, tree_id)? as usize;
+        let info = self.trees.records[record].info;
+        // Walked before the earliest wanted blob appeared, or its Bloom filter rules out every
+        // wanted blob: cannot hold one.
+        if info.first < self.earliest
+            || !self.masks.iter().any(|mask| info.blobs.may_contain(*mask))
+        {
+            return None;
         }
-        if let Some(memo) = self.memo.get(&tree) {
-            return *memo;
+        match self.memo[record] {
+            NOT_SEARCHED => {}
+            NOTHING_WANTED => return None,
+            list => return Some(list),
         }
         if depth >= MAX_TREE_DEPTH || tree.is_empty_tree() {
             return None;
@@ -1377,7 +1608,7 @@ impl CarrierFinder<'_> {
             self.bufs.resize_with(depth + 1, Vec::new);
         }
         let mut buf = std::mem::take(&mut self.bufs[depth]);
-        let mut list = Vec::new();
+        let mark = self.pending.len();
         if let Ok(data) = read_object(self.repo, Some(&mut self.packs), tree, Kind::Tree, &mut buf)
         {
             for entry in gix::objs::TreeRefIter::from_bytes(data, tree.kind()) {
@@ -1387,33 +1618,45 @@ impl CarrierFinder<'_> {
                         Some(list) => RelevantTarget::Tree(list),
                         None => continue,
                     }
-                } else if entry.mode.is_blob_or_symlink() && self.wanted.contains(entry.oid) {
-                    RelevantTarget::Blob(entry.oid.to_owned())
+                } else if entry.mode.is_blob_or_symlink()
+                    && let Some(&blob) = self.wanted.get(entry.oid)
+                {
+                    RelevantTarget::Blob(blob)
                 } else {
                     continue;
                 };
-                let name = String::from_utf8_lossy(entry.filename).into();
-                list.push(Relevant { name, target });
+                let start = self.names.len();
+                push_name(&mut self.names, entry.filename);
+                self.pending.push(Relevant {
+                    name: start..self.names.len(),
+                    target,
+                });
             }
         }
         self.bufs[depth] = buf;
-        let result = if list.is_empty() {
-            None
+        let result = if self.pending.len() == mark {
+            NOTHING_WANTED
         } else {
-            self.lists.push(list);
-            Some(u32::try_from(self.lists.len() - 1).unwrap_or(u32::MAX))
+            let start = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+            self.entries.extend(self.pending.drain(mark..));
+            let end = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+            self.lists.push(start..end);
+            u32::try_from(self.lists.len() - 1).unwrap_or(NOTHING_WANTED)
         };
-        self.memo.insert(tree, result);
-        result
+        self.memo[record] = result;
+        (result != NOTHING_WANTED).then_some(result)
     }
 
     /// Appends every wanted blob below list `list` with its path (prefixed by `path`).
     fn emit(&self, list: u32, path: &mut String, out: &mut Vec<(ObjectId, String)>) {
-        for entry in &self.lists[list as usize] {
+        let range = self.lists[list as usize].clone();
+        for entry in &self.entries[range.start as usize..range.end as usize] {
             let base = path.len();
-            path.push_str(&entry.name);
+            path.push_str(&self.names[entry.name.clone()]);
             match entry.target {
-                RelevantTarget::Blob(id) => out.push((id, path.clone())),
+                RelevantTarget::Blob(blob) => {
+                    out.push((self.wanted_ids[blob as usize], path.clone()))
+                }
                 RelevantTarget::Tree(sub) => {
                     path.push('/');
                     self.emit(sub, path, out);
@@ -1541,10 +1784,10 @@ enum PackRead {
 /// chain (up to 50 deltas) for every tree. With the intermediates cached, each object of a chain
 /// is inflated about once. Anything unusual is left to gix ([`PackRead::Fallback`]), so this is
 /// only ever an accelerator.
-struct PackReader {
+struct PackReader<'p> {
     packs: Vec<gix::odb::pack::Bundle>,
     inflate: gix::zlib::Inflate,
-    cache: ChainCache,
+    cache: ChainCache<'p>,
     /// Offsets and entries of the deltas of the chain being resolved, top first.
     chain: Vec<gix::odb::pack::data::Entry>,
     /// Decompressed delta instructions, parallel to `chain`.
@@ -1558,16 +1801,23 @@ const PACK_READER_MAX_OBJECT: u64 = 256 << 20;
 /// damaged pack would be endless).
 const PACK_READER_MAX_CHAIN: usize = 10_000;
 
-impl PackReader {
-    /// Opens every pack of `objects_dir` (pack files that cannot be opened are left to gix).
-    fn new(objects_dir: &Path, hash_kind: gix::hash::Kind, cache_bytes: usize) -> PackReader {
+impl<'p> PackReader<'p> {
+    /// Opens every pack of `objects_dir` (pack files that cannot be opened are left to gix). The
+    /// cache holds up to `cache_bytes`, in buffers taken from `pool` and given back to it when
+    /// the reader is dropped.
+    fn new(
+        objects_dir: &Path,
+        hash_kind: gix::hash::Kind,
+        cache_bytes: usize,
+        pool: Option<&'p CachePool>,
+    ) -> PackReader<'p> {
         PackReader {
             packs: pack_indices(objects_dir)
                 .iter()
                 .filter_map(|path| gix::odb::pack::Bundle::at(path, hash_kind).ok())
                 .collect(),
             inflate: gix::zlib::Inflate::default(),
-            cache: ChainCache::new(cache_bytes),
+            cache: ChainCache::new(cache_bytes, pool),
             chain: Vec::new(),
             deltas: Vec::new(),
             scratch: Vec::new(),
@@ -1804,59 +2054,227 @@ fn apply_delta(base: &[u8], target: &mut [u8], instructions: &[u8]) -> bool {
     written == target.len()
 }
 
-/// Decoded objects by (pack, offset in the pack).
-type CacheGeneration = HashMap<(u32, u64), (Kind, Box<[u8]>)>;
+/// Hasher of cache keys (pack number, offset in the pack): one multiply per word, as the keys
+/// are not chosen by an attacker in a way that matters (a collision only costs time).
+#[derive(Default, Clone, Copy)]
+struct OffsetHasher(u64);
+
+impl std::hash::Hasher for OffsetHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u32(&mut self, word: u32) {
+        self.write_u64(u64::from(word));
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+/// Where a cached object sits in its generation's blocks.
+#[derive(Clone, Copy)]
+struct Slot {
+    kind: Kind,
+    block: u32,
+    start: usize,
+    len: usize,
+}
+
+/// The delta caches are made of blocks of this size (smaller for a cache of less than two
+/// blocks), handed from one cache to the next through a [`CachePool`].
+const CACHE_BLOCK_BYTES: usize = 4 << 20;
+
+/// One generation of [`ChainCache`]: objects stored back to back in a few large blocks rather
+/// than allocated one by one. Per-object allocations fragment the heap: the memory of a cache
+/// dropped by one phase could then neither be given back to the system nor reused by another
+/// thread, and each phase's caches came on top of the last one's.
+#[derive(Default)]
+struct Generation {
+    slots: HashMap<(u32, u64), Slot, std::hash::BuildHasherDefault<OffsetHasher>>,
+    /// `blocks[..used]` hold objects; the others are empty, kept for reuse.
+    blocks: Vec<Vec<u8>>,
+    used: usize,
+    /// Bytes charged: the objects plus an allowance per entry for `slots`.
+    charged: usize,
+}
+
+impl Generation {
+    fn clear(&mut self) {
+        self.slots.clear();
+        for block in &mut self.blocks {
+            block.clear();
+        }
+        self.used = 0;
+        self.charged = 0;
+    }
+
+    fn copy(&self, slot: Slot, out: &mut Vec<u8>) {
+        out.clear();
+        out.extend_from_slice(&self.blocks[slot.block as usize][slot.start..slot.start + slot.len]);
+    }
+
+    /// Appends `data` (at most `block_bytes` long) to the last block in use, or to a new one
+    /// when it does not fit and fewer than `max_blocks` are in use; `None` when full.
+    fn store(
+        &mut self,
+        data: &[u8],
+        block_bytes: usize,
+        max_blocks: usize,
+        pool: Option<&CachePool>,
+    ) -> Option<(u32, usize)> {
+        let fits = |block: &Vec<u8>| block.len() + data.len() <= block_bytes;
+        if self.used == 0 || !fits(&self.blocks[self.used - 1]) {
+            if self.used >= max_blocks {
+                return None;
+            }
+            if self.blocks.len() == self.used {
+                let mut block = pool.map(CachePool::take).unwrap_or_default();
+                block.clear();
+                // The whole block at once (its pages are only touched as it fills), so that it
+                // never grows by copying.
+                block.reserve_exact(block_bytes);
+                self.blocks.push(block);
+            }
+            self.used += 1;
+        }
+        let block = &mut self.blocks[self.used - 1];
+        let start = block.len();
+        block.extend_from_slice(data);
+        Some((u32::try_from(self.used - 1).unwrap_or(u32::MAX), start))
+    }
+}
 
 /// Decoded pack objects by (pack, offset), bounded in bytes. Two generations approximate LRU
 /// at O(1) cost: new and re-used objects go to `young`; when it is full it becomes `old` and the
-/// previous `old` is dropped.
-struct ChainCache {
-    young: CacheGeneration,
-    old: CacheGeneration,
-    young_bytes: usize,
+/// previous `old` is emptied and reused as `young`.
+struct ChainCache<'p> {
+    young: Generation,
+    old: Generation,
     /// Budget of one generation: half the total.
     generation_bytes: usize,
+    block_bytes: usize,
+    /// Blocks per generation.
+    max_blocks: usize,
+    /// Where the blocks come from and go back to.
+    pool: Option<&'p CachePool>,
 }
 
-impl ChainCache {
-    fn new(bytes: usize) -> ChainCache {
+/// What an entry of the cache costs besides its bytes (its slot in the hash table).
+const CACHE_ENTRY_BYTES: usize = 64;
+
+impl<'p> ChainCache<'p> {
+    fn new(bytes: usize, pool: Option<&'p CachePool>) -> ChainCache<'p> {
+        let generation_bytes = bytes / 2;
+        let block_bytes = generation_bytes.clamp(1, CACHE_BLOCK_BYTES);
         ChainCache {
-            young: HashMap::new(),
-            old: HashMap::new(),
-            young_bytes: 0,
-            generation_bytes: bytes / 2,
+            young: Generation::default(),
+            old: Generation::default(),
+            generation_bytes,
+            block_bytes,
+            max_blocks: (generation_bytes / block_bytes).max(1),
+            pool,
         }
     }
 
     /// Copies the object at `key` into `out`.
     fn get(&mut self, key: (u32, u64), out: &mut Vec<u8>) -> Option<Kind> {
-        if let Some((kind, data)) = self.young.get(&key) {
-            out.clear();
-            out.extend_from_slice(data);
-            return Some(*kind);
+        if let Some(&slot) = self.young.slots.get(&key) {
+            self.young.copy(slot, out);
+            return Some(slot.kind);
         }
-        let (kind, data) = self.old.remove(&key)?;
-        out.clear();
-        out.extend_from_slice(&data);
-        self.insert(key, kind, data);
-        Some(kind)
+        let slot = self.old.slots.remove(&key)?;
+        self.old.copy(slot, out);
+        self.insert(key, slot.kind, out);
+        Some(slot.kind)
     }
 
     fn put(&mut self, key: (u32, u64), kind: Kind, data: &[u8]) {
         // Objects too large for the cache would only flush it.
-        if data.len() <= self.generation_bytes / 8 && !self.young.contains_key(&key) {
-            self.insert(key, kind, data.into());
+        if data.len() <= (self.generation_bytes / 8).min(self.block_bytes)
+            && !self.young.slots.contains_key(&key)
+        {
+            self.insert(key, kind, data);
         }
     }
 
-    fn insert(&mut self, key: (u32, u64), kind: Kind, data: Box<[u8]>) {
-        let size = data.len() + 64;
-        if self.young_bytes + size > self.generation_bytes {
-            self.old = std::mem::take(&mut self.young);
-            self.young_bytes = 0;
+    fn insert(&mut self, key: (u32, u64), kind: Kind, data: &[u8]) {
+        let size = data.len() + CACHE_ENTRY_BYTES;
+        let mut stored = None;
+        if self.young.charged + size <= self.generation_bytes {
+            stored = self
+                .young
+                .store(data, self.block_bytes, self.max_blocks, self.pool);
         }
-        self.young_bytes += size;
-        self.young.insert(key, (kind, data));
+        if stored.is_none() {
+            std::mem::swap(&mut self.young, &mut self.old);
+            self.young.clear();
+            stored = self
+                .young
+                .store(data, self.block_bytes, self.max_blocks, self.pool);
+        }
+        let Some((block, start)) = stored else {
+            return;
+        };
+        self.young.charged += size;
+        self.young.slots.insert(
+            key,
+            Slot {
+                kind,
+                block,
+                start,
+                len: data.len(),
+            },
+        );
+    }
+}
+
+impl Drop for ChainCache<'_> {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool {
+            for block in self.young.blocks.drain(..).chain(self.old.blocks.drain(..)) {
+                pool.give(block);
+            }
+        }
+    }
+}
+
+/// The blocks of [`ChainCache`]s no longer in use, kept by a [`GitHistory`] for the next
+/// caches: the tree walk's cache becomes the blob readers' caches, which become the carrier
+/// search's. Without it, each phase would allocate its caches anew while the allocator may
+/// still hold the last phase's memory (in another thread's arena, or too fragmented to give
+/// back), and the peak would be the sum of the phases' caches instead of the largest.
+#[derive(Default)]
+struct CachePool(Mutex<Vec<Vec<u8>>>);
+
+/// The most block capacity a [`CachePool`] keeps: the largest cache of any one phase.
+const CACHE_POOL_BYTES: usize = TREE_CACHE_BYTES;
+
+impl CachePool {
+    /// A block kept, or a new one.
+    fn take(&self) -> Vec<u8> {
+        let mut blocks = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        blocks.pop().unwrap_or_default()
+    }
+
+    /// Keeps `block` for the next cache, unless the pool holds enough already.
+    fn give(&self, mut block: Vec<u8>) {
+        if block.capacity() == 0 {
+            return;
+        }
+        block.clear();
+        let mut blocks = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let held: usize = blocks.iter().map(Vec::capacity).sum();
+        if held + block.capacity() <= CACHE_POOL_BYTES {
+            blocks.push(block);
+        }
     }
 }
 
@@ -1955,7 +2373,7 @@ mod tests {
 
         for order in [ids.clone(), ids.iter().rev().copied().collect()] {
             // A small cache, so that eviction happens too.
-            let mut reader = PackReader::new(&objects_dir, repo.object_hash(), 64 << 10);
+            let mut reader = PackReader::new(&objects_dir, repo.object_hash(), 64 << 10, None);
             let mut out = Vec::new();
             for id in &order {
                 let PackRead::Done(kind) = reader.read(id, u64::MAX, &mut out) else {
@@ -1965,7 +2383,7 @@ mod tests {
             }
         }
         // Limits: the requested object's size, from the delta header for a delta.
-        let mut reader = PackReader::new(&objects_dir, repo.object_hash(), 1 << 20);
+        let mut reader = PackReader::new(&objects_dir, repo.object_hash(), 1 << 20, None);
         let mut out = Vec::new();
         let blob = ObjectId::from_hex(git(root, &["rev-parse", "HEAD~20:d/f0"]).trim().as_bytes())
             .unwrap();
@@ -1981,6 +2399,84 @@ mod tests {
             reader.read(&missing, u64::MAX, &mut out),
             PackRead::Fallback
         ));
+    }
+
+    // The cache gives back what was put in, within its budget, and its blocks go back to the
+    // pool for the next cache, which takes them instead of allocating.
+    #[test]
+    fn chain_cache_reuses_pooled_blocks() {
+        let pool = CachePool::default();
+        let object = |n: u64| -> Vec<u8> { (0..1000).map(|i| (n + i) as u8).collect() };
+        let mut out = Vec::new();
+        {
+            let mut cache = ChainCache::new(64 << 10, Some(&pool));
+            for n in 0..200 {
+                cache.put((0, n), Kind::Blob, &object(n));
+                assert_eq!(cache.get((0, n), &mut out), Some(Kind::Blob));
+                assert_eq!(out, object(n));
+            }
+            // The latest objects are kept, the first ones were evicted.
+            assert_eq!(cache.get((0, 199), &mut out), Some(Kind::Blob));
+            assert_eq!(out, object(199));
+            assert_eq!(cache.get((0, 0), &mut out), None);
+            // Larger than an eighth of a generation: not kept.
+            cache.put((1, 0), Kind::Tree, &vec![7; 5000]);
+            assert_eq!(cache.get((1, 0), &mut out), None);
+            let held: usize = [&cache.young, &cache.old]
+                .iter()
+                .flat_map(|generation| &generation.blocks)
+                .map(Vec::capacity)
+                .sum();
+            assert!(held <= 64 << 10, "{held}");
+        }
+        let pooled = pool.0.lock().unwrap().len();
+        assert_eq!(pooled, 2, "one block per generation");
+        {
+            let mut cache = ChainCache::new(64 << 10, Some(&pool));
+            cache.put((0, 1), Kind::Blob, &object(1));
+            assert_eq!(pool.0.lock().unwrap().len(), 1, "a pooled block was taken");
+            assert_eq!(cache.get((0, 1), &mut out), Some(Kind::Blob));
+            assert_eq!(out, object(1));
+        }
+        assert_eq!(pool.0.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn path_and_id_tables_intern_once() {
+        let mut paths = PathTable::default();
+        let names = ["a", "b/c", "", "a/b", "b/c/d"];
+        let numbers: Vec<u32> = names.iter().map(|name| paths.intern(name)).collect();
+        assert_eq!(numbers, [0, 1, 2, 3, 4]);
+        for (name, n) in names.iter().zip(&numbers) {
+            assert_eq!(paths.intern(name), *n);
+            assert_eq!(paths.get(*n), *name);
+        }
+        let mut table: IdTable<BlobRecord> = IdTable::default();
+        // Ids alike in their first eight bytes (the hash) are told apart too.
+        let ids: Vec<ObjectId> = (1..=1000u32)
+            .map(|n| {
+                let mut bytes = [0u8; 20];
+                bytes[16..].copy_from_slice(&n.to_be_bytes());
+                ObjectId::from_bytes_or_panic(&bytes)
+            })
+            .collect();
+        for (n, id) in ids.iter().enumerate() {
+            let record = || BlobRecord {
+                id: *id,
+                commit: 0,
+                path: 0,
+            };
+            assert_eq!(table.find_or_insert(id, blob_id, record), (n as u32, true));
+            assert_eq!(table.find_or_insert(id, blob_id, record), (n as u32, false));
+        }
+        for (n, id) in ids.iter().enumerate() {
+            assert_eq!(table.find(id, blob_id), Some(n as u32));
+        }
+        assert_eq!(
+            table.find(&ObjectId::null(gix::hash::Kind::Sha1), blob_id),
+            None
+        );
+        assert_eq!(table.len(), 1000);
     }
 
     #[test]
@@ -2006,16 +2502,5 @@ mod tests {
         }
         assert_eq!(delta_sizes(&[0x80, 0x01, 0x05, 0x91]), Some((128, 5, 3)));
         assert_eq!(delta_sizes(&[0x80, 0x80]), None);
-    }
-}
-
-fn dbg_rss(what: &str) {
-    if std::env::var_os("EVICT_DBG_RSS").is_some() {
-        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        let anon = status
-            .lines()
-            .find(|l| l.starts_with("RssAnon"))
-            .unwrap_or("");
-        eprintln!("DBG {what}: {anon}");
     }
 }
