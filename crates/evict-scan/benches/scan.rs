@@ -228,7 +228,7 @@ fn main() {
             println!("| {input} | {tool} | not installed | | | | |");
             continue;
         }
-        match time_command(&format!("cd {tree_arg} && {command}"), 1) {
+        match time_command(&format!("cd {tree_arg} && timeout 1200 {command}"), 1) {
             Some(s) => println!(
                 "| {input} | {tool} | {s:.3} | {:.0} | {} | - | - |",
                 mbs(s),

@@ -143,8 +143,12 @@ impl Store {
         now: Timestamp,
     ) -> Result<BatchOutcome, StoreError> {
         let mut outcome = BatchOutcome::default();
-        let (identities, identity_repeats) = last_wins(batch.identities, |i| i.id.as_str());
-        let (credentials, credential_repeats) = last_wins(batch.credentials, |c| c.id.as_str());
+        let (mut identities, identity_repeats) = last_wins(batch.identities, |i| i.id.as_str());
+        let (mut credentials, credential_repeats) =
+            last_wins(batch.credentials, |c| c.id.as_str());
+        // Ids are hashes: written in id order, neighbouring rows share B-tree pages.
+        identities.sort_unstable_by(|a, b| a.1.id.as_str().cmp(b.1.id.as_str()));
+        credentials.sort_unstable_by(|a, b| a.1.id.as_str().cmp(b.1.id.as_str()));
         // A repeated record is written once; its earlier copies change nothing.
         outcome.unchanged += identity_repeats + credential_repeats;
 
