@@ -71,14 +71,15 @@ fn child(mode: &str, target: &Path) {
     let seconds = start.elapsed().as_secs_f64();
     let (findings, stats, _) = collector.finish();
     println!(
-        "{seconds} {} {} {}",
+        "{seconds} {} {} {} {}",
         stats.bytes,
         findings.len(),
-        peak_rss_mib()
+        peak_rss_mib(),
+        stats.files + stats.blobs
     );
 }
 
-fn run_child(mode: &str, target: &Path) -> (f64, u64, usize, f64) {
+fn run_child(mode: &str, target: &Path) -> (f64, u64, usize, f64, u64) {
     let out = Command::new(std::env::current_exe().unwrap())
         .args(["--child", mode])
         .arg(target)
@@ -92,6 +93,7 @@ fn run_child(mode: &str, target: &Path) -> (f64, u64, usize, f64) {
     let text = String::from_utf8_lossy(&out.stdout);
     let mut parts = text.split_whitespace();
     (
+        parts.next().unwrap().parse().unwrap(),
         parts.next().unwrap().parse().unwrap(),
         parts.next().unwrap().parse().unwrap(),
         parts.next().unwrap().parse().unwrap(),
@@ -200,7 +202,7 @@ fn main() {
     println!("| input | tool | seconds | MB/s | vs rg | peak RSS | findings |");
     println!("|---|---|---:|---:|---:|---:|---:|");
     let rg = time_command(&format!("rg -c AKIA {tree_arg}"), 3);
-    let (seconds, bytes, findings, rss) = run_child("tree", &tree);
+    let (seconds, bytes, findings, rss, _) = run_child("tree", &tree);
     let mbs = |s: f64| bytes as f64 / 1e6 / s;
     let input = format!("tree, {:.0} MB", bytes as f64 / 1e6);
     if let Some(rg) = rg {
@@ -244,8 +246,8 @@ fn main() {
         &format!("git -C {repo_arg} cat-file --batch-all-objects --batch | rg -c AKIA"),
         2,
     );
-    let (seconds, bytes, findings, rss) = run_child("git", &repo);
-    let input = format!("git, {blobs} blobs, {:.0} MB", bytes as f64 / 1e6);
+    let (seconds, bytes, findings, rss, scanned) = run_child("git", &repo);
+    let input = format!("git, {scanned} blobs, {:.0} MB", bytes as f64 / 1e6);
     if let Some(c) = ceiling {
         println!(
             "| {input} | git cat-file --batch-all-objects \\| rg -c AKIA | {c:.3} | {:.0} | 1.00 | - | - |",

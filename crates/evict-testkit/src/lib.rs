@@ -612,16 +612,20 @@ pub fn write_git_history(
     let mut time = 1_700_000_000i64;
     while written < blobs {
         let mut changes = Vec::new();
+        let mut changed: Vec<u64> = Vec::new();
         for _ in 0..50 {
             if written >= blobs {
                 break;
             }
             // Two thirds new files, a third edits of files from earlier commits.
-            let file = if commit > 0 && rng.chance(0.33) {
-                rng.below(written.max(1))
+            // A file changed twice in one commit would leave its first version unreachable.
+            let edit = rng.below(written.max(1));
+            let file = if commit > 0 && rng.chance(0.33) && !changed.contains(&edit) {
+                edit
             } else {
                 written
             };
+            changed.push(file);
             let path = format!("src/m{:03}/f{file:07}.txt", file % 500);
             let mut body = format!("// blob {written} of commit {commit}\n");
             for _ in 0..rng.range(20, 120) {
