@@ -144,8 +144,7 @@ impl Store {
     ) -> Result<BatchOutcome, StoreError> {
         let mut outcome = BatchOutcome::default();
         let (mut identities, identity_repeats) = last_wins(batch.identities, |i| i.id.as_str());
-        let (mut credentials, credential_repeats) =
-            last_wins(batch.credentials, |c| c.id.as_str());
+        let (mut credentials, credential_repeats) = last_wins(batch.credentials, |c| c.id.as_str());
         // Ids are hashes: written in id order, neighbouring rows share B-tree pages.
         identities.sort_unstable_by(|a, b| a.1.id.as_str().cmp(b.1.id.as_str()));
         credentials.sort_unstable_by(|a, b| a.1.id.as_str().cmp(b.1.id.as_str()));
