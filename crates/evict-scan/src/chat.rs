@@ -75,7 +75,7 @@ fn text_of(value: &Value) -> Option<String> {
 /// file:line and reason.
 pub fn scan_message_lines(sink: Sink<'_>, file: &Path, map: &FieldMap) {
     let shown = file.display().to_string();
-    let reader = match File::open(file) {
+    let mut reader = match File::open(file) {
         Ok(f) => BufReader::with_capacity(1 << 20, f),
         Err(e) => {
             sink.collector.skip(&shown, format!("unreadable: {e}"));
@@ -83,7 +83,6 @@ pub fn scan_message_lines(sink: Sink<'_>, file: &Path, map: &FieldMap) {
         }
     };
     let mut scratch = sink.engine.scratch();
-    let mut reader = reader;
     let mut line = Vec::new();
     let mut number = 0u64;
     loop {

@@ -96,6 +96,14 @@ pub fn scan_history(sink: Sink<'_>, repo: &Path, threads: usize) -> Result<(), G
         })
         .collect();
     for hit in hits {
+        // The same content at a second path of its first commit is not a later commit.
+        let also_in = carriers
+            .get(&hit.blob)
+            .into_iter()
+            .flatten()
+            .filter(|commit| **commit != hit.commit.id)
+            .cloned()
+            .collect();
         let location = Location::Git {
             repo: shown.clone(),
             commit: hit.commit.id,
@@ -104,7 +112,7 @@ pub fn scan_history(sink: Sink<'_>, repo: &Path, threads: usize) -> Result<(), G
             path: hit.path,
             line: hit.detection.line,
             column: hit.detection.column,
-            also_in: carriers.get(&hit.blob).cloned().unwrap_or_default(),
+            also_in,
         };
         sink.collector.add(sink.engine, hit.detection, location);
     }
