@@ -4,6 +4,7 @@
 mod args;
 mod cmd_demo;
 mod cmd_generate;
+mod cmd_hunt;
 mod cmd_import;
 mod cmd_inventory;
 mod cmd_journal;
@@ -73,6 +74,7 @@ fn main() -> ExitCode {
             Command::Inventory(cmd) => cmd_inventory::run(&ctx, cmd).await,
             Command::Journal(cmd) => cmd_journal::run(&ctx, cmd).await,
             Command::Scan(args) => cmd_scan::run(&ctx, args).await,
+            Command::Hunt(args) => cmd_hunt::run(&ctx, args).await,
             Command::Rules(cmd) => cmd_rules::run(&ctx, cmd),
             Command::Demo(args) => cmd_demo::run(&ctx, args).await,
             Command::Generate(args) => cmd_generate::run(&ctx, args),

@@ -21,7 +21,7 @@ mod secret;
 mod vocabulary;
 
 pub use credential::{Credential, CredentialKind, CredentialStatus};
-pub use event::{Event, Outcome, RawPointer, Usage};
+pub use event::{Event, Outcome, RawPointer, SessionContext, Usage};
 pub use exposure::{Confidence, Persistence};
 pub use grant::Grant;
 pub use identity::{Identity, IdentityKind, IdentityStatus, PrivilegeTier};

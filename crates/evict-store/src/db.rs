@@ -24,6 +24,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_secret_locations.sql"),
         include_str!("../migrations/postgres/0002_secret_locations.sql"),
     ),
+    (
+        3,
+        "hunt hits and usage",
+        include_str!("../migrations/sqlite/0003_hunt_hits_and_usage.sql"),
+        include_str!("../migrations/postgres/0003_hunt_hits_and_usage.sql"),
+    ),
 ];
 
 /// Hands the embedded migrations of one backend to sqlx's migrator.

@@ -11,6 +11,7 @@
 mod db;
 mod error;
 mod home;
+mod hunts;
 pub mod import;
 mod inventory;
 mod journal;
@@ -20,6 +21,7 @@ mod text;
 pub use db::{Backend, Store};
 pub use error::StoreError;
 pub use home::EvictHome;
+pub use hunts::{HuntStoreSummary, StoredHit, StoredUsage};
 pub use inventory::{
     BatchOutcome, CredentialFilter, CredentialRow, IdentityFilter, InventoryBatch, InventoryStats,
     RejectedRow, ShowResult,

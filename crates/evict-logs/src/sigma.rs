@@ -1,0 +1,568 @@
+//! The Sigma side of the hunt engine: loading rule files (Evict's pack, the shipped SigmaHQ
+//! rules, a responder's own folder), deciding which log source each rule runs on, and
+//! evaluating records with rsigma.
+//!
+//! rsigma is young, so it stays behind [`HuntEngine`]: the rest of Evict sees rule metadata and
+//! rule indexes, never rsigma types.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use evict_model::Severity;
+use rsigma_eval::{Engine, Event as SigmaEvent};
+use rsigma_parser::{Level, LogSource, SigmaRule};
+use serde::Serialize;
+
+use crate::read::SourceKind;
+
+/// One rule file's text and where it came from.
+#[derive(Debug, Clone)]
+pub struct RuleText {
+    /// Where the text came from, as shown to people (`rules/hunts/aws/…yml`).
+    pub origin: String,
+    /// The YAML.
+    pub text: String,
+    /// Which pack it belongs to.
+    pub pack: Pack,
+}
+
+/// Where a rule came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pack {
+    /// Evict's own post-patch persistence pack (`rules/hunts/`).
+    Evict,
+    /// The SigmaHQ rules shipped in `rules/sigmahq/`.
+    Sigmahq,
+    /// A folder given with `--rules`.
+    User,
+}
+
+/// What a responder needs to know about a rule that can fire.
+#[derive(Debug, Clone, Serialize)]
+pub struct HuntRule {
+    /// The name Evict shows: the rule's `name`, else its `id`, else its title.
+    pub name: String,
+    /// The Sigma `id`.
+    pub id: Option<String>,
+    /// The title.
+    pub title: String,
+    /// How serious a hit is.
+    pub severity: Severity,
+    /// ATT&CK technique ids (`T1098.001`).
+    pub techniques: Vec<String>,
+    /// ATT&CK tactics (`persistence`).
+    pub tactics: Vec<String>,
+    /// The rule's author (SigmaHQ's licence asks that it is shown).
+    pub author: Option<String>,
+    /// The file it came from.
+    pub origin: String,
+    /// Which pack it belongs to.
+    pub pack: Pack,
+    /// The log source it runs on; `None` when no reader of Evict's produces its logsource.
+    pub runs_on: Option<SourceKind>,
+    /// The rule's logsource, as written (`aws/cloudtrail`).
+    pub logsource: String,
+}
+
+/// A rule (or file) that loaded but cannot run, or did not load at all.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleProblem {
+    /// The file.
+    pub origin: String,
+    /// The rule's name or id, when the file got that far.
+    pub rule: Option<String>,
+    /// Loaded and valid, but no log source of Evict's feeds it (the rule is listed, not run).
+    pub unsupported: bool,
+    /// What is wrong, for a person.
+    pub reason: String,
+}
+
+impl std::fmt::Display for RuleProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.rule {
+            Some(rule) => write!(f, "{}: rule {rule}: {}", self.origin, self.reason),
+            None => write!(f, "{}: {}", self.origin, self.reason),
+        }
+    }
+}
+
+/// Evaluates raw records and says which rules match.
+pub trait HuntEngine: Send + Sync {
+    /// Appends to `hits` the index (into [`HuntEngine::rules`]) of every rule that matches.
+    fn evaluate(&self, kind: SourceKind, record: &dyn RecordFields, hits: &mut Vec<usize>);
+    /// Every rule that loaded, runnable or not.
+    fn rules(&self) -> &[HuntRule];
+}
+
+/// Field access the engine needs from a record; implemented by the lazily parsed record.
+pub trait RecordFields: SigmaEvent {}
+impl<T: SigmaEvent> RecordFields for T {}
+
+/// Field access the engine needs from a record, as a sized wrapper rsigma accepts.
+struct Dyn<'a>(&'a dyn RecordFields);
+
+impl SigmaEvent for Dyn<'_> {
+    fn get_field(&self, path: &str) -> Option<rsigma_eval::EventValue<'_>> {
+        self.0.get_field(path)
+    }
+    fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {
+        self.0.any_string_value(pred)
+    }
+    fn all_string_values(&self) -> Vec<std::borrow::Cow<'_, str>> {
+        self.0.all_string_values()
+    }
+    fn visit_string_values(&self, visit: &mut dyn FnMut(&str)) {
+        self.0.visit_string_values(visit)
+    }
+    fn to_json(&self) -> serde_json::Value {
+        self.0.to_json()
+    }
+}
+
+/// The loaded rule set: one rsigma engine per log source, and every rule's metadata.
+pub struct SigmaSet {
+    rules: Vec<HuntRule>,
+    problems: Vec<RuleProblem>,
+    engines: Vec<(SourceKind, Engine)>,
+    /// rsigma reports a hit by the rule's key attribute; this maps it back.
+    index_of: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for SigmaSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigmaSet")
+            .field("rules", &self.rules.len())
+            .field("problems", &self.problems.len())
+            .finish()
+    }
+}
+
+/// The custom attribute Evict sets on each rule it compiles, so a hit maps back to its rule.
+const KEY_ATTRIBUTE: &str = "evict.rule_index";
+
+/// Evict's own hunt pack, embedded at build time from `rules/hunts/`.
+pub fn builtin_hunts() -> Vec<RuleText> {
+    embedded(BUILTIN_HUNTS, Pack::Evict)
+}
+
+/// The SigmaHQ rules shipped in `rules/sigmahq/`, embedded at build time.
+pub fn builtin_sigmahq() -> Vec<RuleText> {
+    embedded(BUILTIN_SIGMAHQ, Pack::Sigmahq)
+}
+
+const BUILTIN_HUNTS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_hunts.rs"));
+const BUILTIN_SIGMAHQ: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/builtin_sigmahq.rs"));
+
+fn embedded(files: &[(&str, &str)], pack: Pack) -> Vec<RuleText> {
+    files
+        .iter()
+        .map(|(origin, text)| RuleText {
+            origin: (*origin).to_string(),
+            text: (*text).to_string(),
+            pack,
+        })
+        .collect()
+}
+
+/// Reads every `*.yml` / `*.yaml` under `dir` (sorted). Unreadable files become problems.
+pub fn rules_from_dir(dir: &Path) -> (Vec<RuleText>, Vec<RuleProblem>) {
+    let mut files = Vec::new();
+    let mut problems = Vec::new();
+    collect_yaml(dir, &mut files, &mut problems);
+    files.sort();
+    let mut texts = Vec::new();
+    for file in files {
+        let origin = file.display().to_string();
+        match std::fs::read_to_string(&file) {
+            Ok(text) => texts.push(RuleText {
+                origin,
+                text,
+                pack: Pack::User,
+            }),
+            Err(e) => problems.push(RuleProblem {
+                origin,
+                rule: None,
+                unsupported: false,
+                reason: format!("cannot read the rule file: {e}"),
+            }),
+        }
+    }
+    (texts, problems)
+}
+
+fn collect_yaml(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<RuleProblem>) {
+    if path.is_file() {
+        files.push(path.to_path_buf());
+        return;
+    }
+    match std::fs::read_dir(path) {
+        Ok(entries) => {
+            for entry in entries.filter_map(Result::ok) {
+                let p = entry.path();
+                if p.is_dir() {
+                    collect_yaml(&p, files, problems);
+                } else if p
+                    .extension()
+                    .is_some_and(|e| e == "yml" || e == "yaml")
+                {
+                    files.push(p);
+                }
+            }
+        }
+        Err(e) => problems.push(RuleProblem {
+            origin: path.display().to_string(),
+            rule: None,
+            unsupported: false,
+            reason: format!("cannot read the rules folder: {e}"),
+        }),
+    }
+}
+
+/// The logsource a mapping file declares for generic JSON lines (`product: gcp`,
+/// `service: gcp.audit`), so the rules written for it run on those records.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredLogSource {
+    /// Sigma `product`.
+    #[serde(default)]
+    pub product: Option<String>,
+    /// Sigma `service`.
+    #[serde(default)]
+    pub service: Option<String>,
+    /// Sigma `category`.
+    #[serde(default)]
+    pub category: Option<String>,
+}
+
+/// Which of Evict's readers produces records a rule with this logsource is written for.
+///
+/// `jsonl` is the logsource a mapping file declares for generic JSON lines, so rules for
+/// sources Evict has no dedicated reader for (GCP, Azure, M365) can run on such exports.
+pub fn source_for(logsource: &LogSource, jsonl: Option<&DeclaredLogSource>) -> Option<SourceKind> {
+    let product = logsource.product.as_deref().map(str::to_ascii_lowercase);
+    let service = logsource.service.as_deref().map(str::to_ascii_lowercase);
+    match (product.as_deref(), service.as_deref()) {
+        (Some("aws"), Some("cloudtrail")) => return Some(SourceKind::CloudTrail),
+        (Some("okta"), None | Some("okta")) => return Some(SourceKind::Okta),
+        (Some("github"), None | Some("audit")) => return Some(SourceKind::GitHub),
+        _ => {}
+    }
+    let declared = jsonl?;
+    let same = |a: &Option<String>, b: &Option<String>| match (a, b) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
+        (None, _) => true,
+        (Some(_), None) => false,
+    };
+    (logsource.product.is_some()
+        && same(&logsource.product, &declared.product)
+        && same(&logsource.service, &declared.service)
+        && same(&logsource.category, &declared.category))
+    .then_some(SourceKind::JsonLines)
+}
+
+fn logsource_text(logsource: &LogSource) -> String {
+    [&logsource.product, &logsource.service, &logsource.category]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn severity(level: Option<Level>) -> Severity {
+    match level {
+        Some(Level::Critical) => Severity::Critical,
+        Some(Level::High) => Severity::High,
+        Some(Level::Medium) | None => Severity::Medium,
+        Some(Level::Low) => Severity::Low,
+        Some(Level::Informational) => Severity::Info,
+    }
+}
+
+/// ATT&CK tactics and technique ids from Sigma tags (`attack.persistence`, `attack.t1098.001`).
+fn attack(tags: &[String]) -> (Vec<String>, Vec<String>) {
+    let mut tactics = Vec::new();
+    let mut techniques = Vec::new();
+    for tag in tags {
+        let Some(rest) = tag.strip_prefix("attack.") else {
+            continue;
+        };
+        let bytes = rest.as_bytes();
+        let numbered = |prefix: u8| {
+            bytes.len() >= 5
+                && bytes[0].eq_ignore_ascii_case(&prefix)
+                && bytes[1..5].iter().all(u8::is_ascii_digit)
+        };
+        if numbered(b't') {
+            techniques.push(rest.to_ascii_uppercase());
+        } else if !numbered(b'g') && !numbered(b's') {
+            // Groups (G0016) and software (S0002) are neither tactics nor techniques.
+            tactics.push(rest.to_string());
+        }
+    }
+    (tactics, techniques)
+}
+
+/// The `id:` of a YAML document that did not parse, found textually so an error can name it.
+fn id_in_text(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("id:"))
+        .map(|id| id.trim().trim_matches(['"', '\'']).to_string())
+        .filter(|id| !id.is_empty())
+}
+
+/// The name hits carry: the rule's `name`, else its file's stem (SigmaHQ names files after
+/// what they find), else its id or title.
+fn name_of(rule: &SigmaRule, origin: &str, rules_in_file: usize) -> String {
+    let stem = Path::new(origin)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|_| rules_in_file == 1)
+        .map(str::to_string);
+    rule.custom_attributes
+        .get("name")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .or_else(|| rule.name.clone())
+        .or(stem)
+        .or_else(|| rule.id.clone())
+        .unwrap_or_else(|| rule.title.clone())
+}
+
+impl SigmaSet {
+    /// Parses, classifies and compiles every rule. Nothing is skipped silently: a rule that does
+    /// not parse or compile, or whose logsource no reader produces, is a [`RuleProblem`].
+    pub fn load(texts: &[RuleText], jsonl_logsource: Option<&DeclaredLogSource>) -> SigmaSet {
+        let mut set = SigmaSet {
+            rules: Vec::new(),
+            problems: Vec::new(),
+            engines: Vec::new(),
+            index_of: HashMap::new(),
+        };
+        let mut engines: BTreeMap<SourceKind, Engine> = BTreeMap::new();
+        for text in texts {
+            let collection = match rsigma_parser::parse_sigma_yaml(&text.text) {
+                Ok(c) => c,
+                Err(e) => {
+                    set.problems.push(RuleProblem {
+                        origin: text.origin.clone(),
+                        rule: id_in_text(&text.text),
+                        unsupported: false,
+                        reason: format!("not a valid Sigma rule: {e}"),
+                    });
+                    continue;
+                }
+            };
+            for error in &collection.errors {
+                set.problems.push(RuleProblem {
+                    origin: text.origin.clone(),
+                    rule: id_in_text(&text.text),
+                    unsupported: false,
+                    reason: format!("not a valid Sigma rule: {error}"),
+                });
+            }
+            for correlation in &collection.correlations {
+                set.problems.push(RuleProblem {
+                    origin: text.origin.clone(),
+                    rule: correlation.id.clone().or(Some(correlation.title.clone())),
+                    unsupported: true,
+                    reason: "correlation rules are not run by evict hunt yet".into(),
+                });
+            }
+            for filter in &collection.filters {
+                set.problems.push(RuleProblem {
+                    origin: text.origin.clone(),
+                    rule: filter.id.clone().or(Some(filter.title.clone())),
+                    unsupported: true,
+                    reason: "filter rules are not applied by evict hunt yet".into(),
+                });
+            }
+            for rule in &collection.rules {
+                let name = name_of(rule, &text.origin, collection.rules.len());
+                set.add_rule(text, rule, name, jsonl_logsource, &mut engines);
+            }
+        }
+        set.engines = engines.into_iter().collect();
+        set
+    }
+
+    fn add_rule(
+        &mut self,
+        text: &RuleText,
+        rule: &SigmaRule,
+        name: String,
+        jsonl_logsource: Option<&DeclaredLogSource>,
+        engines: &mut BTreeMap<SourceKind, Engine>,
+    ) {
+        let runs_on = source_for(&rule.logsource, jsonl_logsource);
+        let (tactics, techniques) = attack(&rule.tags);
+        let index = self.rules.len();
+        let meta = HuntRule {
+            name: name.clone(),
+            id: rule.id.clone(),
+            title: rule.title.clone(),
+            severity: severity(rule.level),
+            techniques,
+            tactics,
+            author: rule.author.clone(),
+            origin: text.origin.clone(),
+            pack: text.pack,
+            runs_on,
+            logsource: logsource_text(&rule.logsource),
+        };
+        // Compile every rule, runnable or not, so `rules check` reports what rsigma refuses.
+        let mut keyed = rule.clone();
+        keyed.custom_attributes.insert(
+            KEY_ATTRIBUTE.into(),
+            yaml_serde::Value::String(index.to_string()),
+        );
+        let compiled = match rsigma_eval::compile_rule(&keyed) {
+            Ok(c) => c,
+            Err(e) => {
+                self.problems.push(RuleProblem {
+                    origin: text.origin.clone(),
+                    rule: Some(name),
+                    unsupported: false,
+                    reason: format!("rsigma cannot compile it: {e}"),
+                });
+                return;
+            }
+        };
+        match runs_on {
+            Some(kind) => {
+                engines
+                    .entry(kind)
+                    .or_default()
+                    .add_compiled_rule(compiled);
+            }
+            None => self.problems.push(RuleProblem {
+                origin: text.origin.clone(),
+                rule: Some(name.clone()),
+                unsupported: true,
+                reason: format!(
+                    "logsource {} has no reader in evict hunt (CloudTrail, Okta, GitHub); \
+                     run it on JSON lines whose mapping file declares this logsource",
+                    logsource_text(&rule.logsource)
+                ),
+            }),
+        }
+        self.index_of.insert(index.to_string(), index);
+        self.rules.push(meta);
+    }
+
+    /// Evict's pack and the shipped SigmaHQ rules (each unless left out), plus every rule file
+    /// under `dirs`.
+    pub fn standard(
+        dirs: &[PathBuf],
+        evict_pack: bool,
+        sigmahq: bool,
+        jsonl_logsource: Option<&DeclaredLogSource>,
+    ) -> SigmaSet {
+        let mut texts = Vec::new();
+        if evict_pack {
+            texts.extend(builtin_hunts());
+        }
+        if sigmahq {
+            texts.extend(builtin_sigmahq());
+        }
+        let mut problems = Vec::new();
+        for dir in dirs {
+            let (more, trouble) = rules_from_dir(dir);
+            texts.extend(more);
+            problems.extend(trouble);
+        }
+        let mut set = SigmaSet::load(&texts, jsonl_logsource);
+        problems.append(&mut set.problems);
+        set.problems = problems;
+        set
+    }
+
+    /// Rules and files that could not load or cannot run.
+    pub fn problems(&self) -> &[RuleProblem] {
+        &self.problems
+    }
+
+    /// How many rules run on each log source.
+    pub fn runnable(&self) -> BTreeMap<SourceKind, usize> {
+        self.engines
+            .iter()
+            .map(|(k, e)| (*k, e.rule_count()))
+            .collect()
+    }
+}
+
+impl HuntEngine for SigmaSet {
+    fn evaluate(&self, kind: SourceKind, record: &dyn RecordFields, hits: &mut Vec<usize>) {
+        let Some((_, engine)) = self.engines.iter().find(|(k, _)| *k == kind) else {
+            return;
+        };
+        for result in engine.evaluate(&Dyn(record)) {
+            let index = result
+                .header
+                .custom_attributes
+                .get(KEY_ATTRIBUTE)
+                .and_then(|v| v.as_str())
+                .and_then(|k| self.index_of.get(k));
+            if let Some(&index) = index {
+                hits.push(index);
+            }
+        }
+    }
+
+    fn rules(&self) -> &[HuntRule] {
+        &self.rules
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_sigmahq_rule_loads_and_every_unsupported_one_says_why() {
+        let texts = builtin_sigmahq();
+        assert!(texts.len() >= 260, "{} SigmaHQ files embedded", texts.len());
+        let set = SigmaSet::load(&texts, None);
+        let errors: Vec<String> = set
+            .problems()
+            .iter()
+            .filter(|p| !p.unsupported)
+            .map(|p| p.to_string())
+            .collect();
+        assert!(errors.is_empty(), "rules that did not load: {errors:#?}");
+        assert_eq!(set.rules().len(), texts.len());
+        let runnable = set.runnable();
+        assert_eq!(runnable.get(&SourceKind::CloudTrail), Some(&57));
+        assert_eq!(runnable.get(&SourceKind::Okta), Some(&21));
+        assert_eq!(runnable.get(&SourceKind::GitHub), Some(&15));
+        for rule in set.rules().iter().filter(|r| r.runs_on.is_none()) {
+            assert!(
+                set.problems()
+                    .iter()
+                    .any(|p| p.unsupported && p.rule.as_deref() == Some(rule.name.as_str())),
+                "{} cannot run and is not reported",
+                rule.name
+            );
+        }
+    }
+
+    #[test]
+    fn attack_tags_split_into_tactics_and_techniques() {
+        let tags: Vec<String> = [
+            "attack.persistence",
+            "attack.privilege-escalation",
+            "attack.t1098.001",
+            "attack.T1078",
+            "attack.g0016",
+            "attack.s0002",
+            "cve.2021-1234",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let (tactics, techniques) = attack(&tags);
+        assert_eq!(tactics, vec!["persistence", "privilege-escalation"]);
+        assert_eq!(techniques, vec!["T1098.001", "T1078"]);
+    }
+}

@@ -1,0 +1,156 @@
+//! Usage aggregation: per credential and per identity, first and last seen, source addresses,
+//! user agents, actions and failures — what a revocation would break, and whether a dead
+//! credential is still being tried.
+
+use std::collections::{BTreeMap, HashMap};
+
+use evict_model::{Event, Outcome, Usage};
+use serde::Serialize;
+
+/// Distinct values kept per map of one subject; the rest are counted under [`OTHER`], so memory
+/// stays bounded by the number of subjects however long the logs are.
+pub const DISTINCT_CAP: usize = 1_000;
+
+/// The bucket that counts values past [`DISTINCT_CAP`].
+pub const OTHER: &str = "(other)";
+
+/// What a usage row describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Subject {
+    /// A credential, by its provider-native id.
+    Credential,
+    /// An identity, by its provider-native name.
+    Identity,
+}
+
+impl Subject {
+    /// The word stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Credential => "credential",
+            Subject::Identity => "identity",
+        }
+    }
+}
+
+/// Usage per (provider, subject kind, native id).
+#[derive(Debug, Default)]
+pub struct UsageBook {
+    entries: HashMap<(String, Subject, String), Usage>,
+}
+
+fn bump(map: &mut BTreeMap<String, u64>, key: &str, by: u64) {
+    if let Some(count) = map.get_mut(key) {
+        *count += by;
+    } else if map.len() < DISTINCT_CAP {
+        map.insert(key.to_string(), by);
+    } else {
+        *map.entry(OTHER.to_string()).or_insert(0) += by;
+    }
+}
+
+fn fold(into: &mut Usage, from: Usage) {
+    into.events += from.events;
+    into.failures += from.failures;
+    into.first_seen = match (into.first_seen, from.first_seen) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    into.last_seen = match (into.last_seen, from.last_seen) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    for (k, v) in from.sources {
+        bump(&mut into.sources, &k, v);
+    }
+    for (k, v) in from.user_agents {
+        bump(&mut into.user_agents, &k, v);
+    }
+    for (k, v) in from.actions {
+        bump(&mut into.actions, &k, v);
+    }
+}
+
+impl UsageBook {
+    /// Counts one event for its credential and its actor.
+    pub fn record(&mut self, event: &Event) {
+        let provider = event.provider.as_str();
+        if let Some(credential) = &event.credential_native_id {
+            self.count(provider, Subject::Credential, credential, event);
+        }
+        if let Some(actor) = &event.actor_name {
+            self.count(provider, Subject::Identity, actor, event);
+        }
+    }
+
+    fn count(&mut self, provider: &str, subject: Subject, id: &str, event: &Event) {
+        let key = (provider.to_string(), subject, id.to_string());
+        let usage = self.entries.entry(key).or_default();
+        usage.events += 1;
+        if event.outcome == Outcome::Failure {
+            usage.failures += 1;
+        }
+        usage.first_seen = Some(usage.first_seen.map_or(event.time, |t| t.min(event.time)));
+        usage.last_seen = Some(usage.last_seen.map_or(event.time, |t| t.max(event.time)));
+        if let Some(source) = &event.source {
+            bump(&mut usage.sources, source, 1);
+        }
+        if let Some(agent) = &event.user_agent {
+            bump(&mut usage.user_agents, agent, 1);
+        }
+        bump(&mut usage.actions, &event.action, 1);
+    }
+
+    /// Folds another book into this one.
+    pub fn merge(&mut self, other: UsageBook) {
+        for (key, usage) in other.entries {
+            match self.entries.get_mut(&key) {
+                Some(existing) => fold(existing, usage),
+                None => {
+                    self.entries.insert(key, usage);
+                }
+            }
+        }
+    }
+
+    /// How many subjects the book holds.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the book is empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Every entry, sorted by provider, subject kind and id.
+    pub fn into_sorted(self) -> Vec<UsageRow> {
+        let mut rows: Vec<UsageRow> = self
+            .entries
+            .into_iter()
+            .map(|((provider, subject, id), usage)| UsageRow {
+                provider,
+                subject,
+                id,
+                usage,
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.provider, a.subject, &a.id).cmp(&(&b.provider, b.subject, &b.id)));
+        rows
+    }
+}
+
+/// One subject's usage.
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageRow {
+    /// The provider (`aws`, `okta`, `github`).
+    pub provider: String,
+    /// Credential or identity.
+    pub subject: Subject,
+    /// The provider-native id (access key id, ARN, login).
+    pub id: String,
+    /// The aggregates.
+    #[serde(flatten)]
+    pub usage: Usage,
+}
