@@ -62,6 +62,9 @@ pub enum Command {
     /// Find secrets in files, archives, git history and chat exports; one finding per secret,
     /// with every place it was seen. Exit 1 when findings at or above --fail-on exist.
     Scan(ScanArgs),
+    /// Hunt audit logs (CloudTrail, Okta, GitHub, JSON lines) for the footholds an attacker made
+    /// and for every use of a credential that should be dead. Exit 1 when anything is found.
+    Hunt(HuntArgs),
     /// Validate the detection rules and run their examples, or list them.
     #[command(subcommand)]
     Rules(RulesCommand),
@@ -70,6 +73,57 @@ pub enum Command {
     /// Generate synthetic test data (credential report, inventory) for trials and benchmarks.
     #[command(hide = true)]
     Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct HuntArgs {
+    /// Log files or folders: CloudTrail S3 objects ({"Records":[…]}, .json.gz) or the
+    /// AWSLogs/… tree, JSON arrays and JSON lines; gzip is detected by content.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Also run the Sigma rules in DIR (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Vec<PathBuf>,
+    /// Run only the rules given with --rules (and the built-in window and indicator hunts).
+    #[arg(long)]
+    pub no_default_rules: bool,
+    /// Leave out the shipped SigmaHQ rules (Evict's own pack still runs).
+    #[arg(long)]
+    pub no_sigmahq: bool,
+    /// The log source, when it cannot be recognised from the records.
+    #[arg(long, value_name = "cloudtrail|okta|github|jsonl")]
+    pub source: Option<String>,
+    /// Field mapping for --source jsonl (docs/log-mapping.md).
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Ignore events before this time (RFC 3339, or a date: 2026-05-22).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Ignore events at or after this time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// When the attacker got in (or the earliest time they may have).
+    #[arg(long, value_name = "TIME")]
+    pub compromised_at: Option<String>,
+    /// When the hole was closed.
+    #[arg(long, value_name = "TIME")]
+    pub patched_at: Option<String>,
+    /// An attacker IP address or network (repeatable).
+    #[arg(long = "ioc-ip", value_name = "IP[/PREFIX]")]
+    pub ioc_ip: Vec<String>,
+    /// An attacker user agent, matched as a case-insensitive substring (repeatable).
+    #[arg(long = "ioc-ua", value_name = "TEXT")]
+    pub ioc_ua: Vec<String>,
+    /// Hits listed (and stored) per rule, the earliest first; every hit is still counted.
+    /// 0 lists all.
+    #[arg(long, value_name = "N", default_value_t = evict_logs::hunt::DEFAULT_MAX_HITS_PER_RULE)]
+    pub max_hits_per_rule: usize,
+    /// Write hits and usage to the store.
+    #[arg(long)]
+    pub store: bool,
+    /// Also list every skipped record and file.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -169,6 +223,26 @@ pub struct GenerateArgs {
     /// Write the inventory as JSON lines instead of CSV.
     #[arg(long)]
     pub jsonl: bool,
+    /// Audit-log records per source (CloudTrail, Okta, GitHub) with an embedded attack; 0 =
+    /// no logs. Never fewer than the planted attack records.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub logs: u64,
+    /// CloudTrail layout: one record per line, the S3 delivery tree of gzipped objects, or one
+    /// JSON array.
+    #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "s3", "array"])]
+    pub cloudtrail_shape: String,
+    /// Okta and GitHub layout: one record per line or one JSON array.
+    #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "array"])]
+    pub export_shape: String,
+    /// Most records per S3 object (with --cloudtrail-shape s3).
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    pub records_per_file: usize,
+    /// Give every 7th CloudTrail JSON-lines record Logstash's @timestamp instead of eventTime.
+    #[arg(long)]
+    pub logstash_timestamps: bool,
+    /// Write the logs' ground truth (planted events, plan identifiers) as JSON to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
     /// Seed for the generator.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
@@ -239,11 +313,18 @@ pub enum FailOn {
 
 #[derive(Debug, Subcommand)]
 pub enum RulesCommand {
-    /// Validate every rule and run every example; exit 1 on any error.
+    /// Validate every rule and run every example; exit 1 on any error. Hunt rules that load but
+    /// cannot run on a log source Evict reads are listed as unsupported, with the reason.
     Check {
-        /// Check the built-in rules plus the YAML files in DIR.
+        /// Check the built-in secret rules plus the YAML files in DIR.
         #[arg(long, value_name = "DIR")]
         rules: Option<PathBuf>,
+        /// Also check the Sigma rules in DIR (repeatable).
+        #[arg(long, value_name = "DIR")]
+        hunt_rules: Vec<PathBuf>,
+        /// Which rules: secret detectors, hunts, or both.
+        #[arg(long, value_enum, default_value_t = RuleKind::All)]
+        kind: RuleKind,
         /// Treat warnings (e.g. a rule without negative examples) as errors.
         #[arg(long)]
         warnings_as_errors: bool,
@@ -253,5 +334,22 @@ pub enum RulesCommand {
         /// Include the YAML files in DIR.
         #[arg(long, value_name = "DIR")]
         rules: Option<PathBuf>,
+        /// Include the Sigma rules in DIR (repeatable).
+        #[arg(long, value_name = "DIR")]
+        hunt_rules: Vec<PathBuf>,
+        /// Which rules: secret detectors, hunts, or both.
+        #[arg(long, value_enum, default_value_t = RuleKind::All)]
+        kind: RuleKind,
     },
+}
+
+/// Which kind of rules a `rules` command covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RuleKind {
+    /// Secret detectors (rules/secrets).
+    Secrets,
+    /// Hunts: Evict's pack, the shipped SigmaHQ rules and the built-in window hunts.
+    Hunts,
+    /// Both.
+    All,
 }

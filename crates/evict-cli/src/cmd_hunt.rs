@@ -38,8 +38,9 @@ struct Summary {
     filtered: u64,
     skipped: u64,
     skipped_by_reason: std::collections::BTreeMap<String, u64>,
-    hits: usize,
-    hits_during_window: usize,
+    hits: u64,
+    hits_listed: usize,
+    hits_listed_during_window: usize,
     hits_by_rule: std::collections::BTreeMap<String, u64>,
     rules_run: usize,
     rules_unsupported: usize,
@@ -79,6 +80,7 @@ fn options(args: &HuntArgs) -> anyhow::Result<HuntOptions> {
             .filter(|ua| !ua.trim().is_empty())
             .map(|ua| ua.to_lowercase())
             .collect(),
+        max_hits_per_rule: args.max_hits_per_rule,
     };
     if let (Some(c), Some(p)) = (options.compromised_at, options.patched_at)
         && c > p
@@ -146,7 +148,9 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
     });
     let seconds = started.elapsed().as_secs_f64();
     walk.merge(std::mem::take(&mut report.read));
-    let read: ReadSummary = walk;
+    let mut read: ReadSummary = walk;
+    read.problems
+        .sort_by(|a, b| (&a.file, a.offset).cmp(&(&b.file, b.offset)));
 
     let usage = std::mem::take(&mut report.usage).into_sorted();
     let stored = if args.store {
@@ -170,6 +174,7 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
     };
 
     let skipped: u64 = read.skipped_by_reason.values().sum();
+    let summary_hits: u64 = report.hits_by_rule.values().sum();
     let summary = Summary {
         files: read.files,
         records: read.records,
@@ -178,13 +183,14 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
         filtered: report.filtered,
         skipped,
         skipped_by_reason: read.skipped_by_reason.clone(),
-        hits: report.hits.len(),
-        hits_during_window: report
+        hits: report.hits_by_rule.values().sum(),
+        hits_listed: report.hits.len(),
+        hits_listed_during_window: report
             .hits
             .iter()
             .filter(|h| h.window == Some(WindowPosition::During))
             .count(),
-        hits_by_rule: hunt::hits_by_rule(&report.hits),
+        hits_by_rule: report.hits_by_rule.clone(),
         rules_run,
         rules_unsupported: unsupported,
         seconds,
@@ -209,7 +215,7 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
     if read.files == 0 && read.problem_count > 0 {
         bail!("no log file could be read");
     }
-    Ok(if report.hits.is_empty() && read.problem_count == 0 {
+    Ok(if summary_hits == 0 && read.problem_count == 0 {
         Outcome::Ok
     } else {
         Outcome::Attention
@@ -297,11 +303,17 @@ fn print_problems(read: &ReadSummary, verbose: bool) {
 }
 
 fn summary_line(s: &Summary, stored: Option<&evict_store::HuntStoreSummary>) -> String {
+    let listed = if s.hits_listed as u64 == s.hits {
+        String::new()
+    } else {
+        format!(", {} listed (--max-hits-per-rule)", s.hits_listed)
+    };
     let mut line = format!(
-        "{} hits ({} during the exposure window) in {} events from {} files ({:.1} MB) in {:.2} s \
-         ({:.0} events/s); {} rules run, {} unsupported (evict rules check lists them)",
+        "{} hits{listed} ({} listed during the exposure window) in {} events from {} files \
+         ({:.1} MB) in {:.2} s ({:.0} events/s); {} rules run, {} unsupported (evict rules check \
+         lists them)",
         s.hits,
-        s.hits_during_window,
+        s.hits_listed_during_window,
         s.events,
         s.files,
         s.bytes as f64 / 1e6,

@@ -2,96 +2,32 @@
 //! repositories generated at test time with known secrets.
 #![allow(clippy::unwrap_used)] // tests fail loudly at the line that broke
 
+mod common;
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command as Process;
 
-use assert_cmd::Command;
 use evict_testkit::secrets::{self, PlantedSecret};
-use evict_testkit::{REFERENCE_NOW, Rng};
+use evict_testkit::Rng;
 use serde_json::Value;
+
+use common::Env;
 
 /// Built-in rules. Pinned so that a rule file that stops loading, or a rule that is dropped,
 /// fails the suite instead of silently shrinking coverage. Change it with the rules.
 const BUILTIN_RULES: usize = 208;
 
-struct Env {
-    dir: tempfile::TempDir,
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Run {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
-    }
-}
-
-impl Env {
-    fn new() -> Env {
-        Env {
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn home(&self) -> PathBuf {
-        self.dir.path().join("home")
-    }
-
-    fn evict(&self) -> Command {
-        let mut cmd = Command::cargo_bin("evict").unwrap();
-        cmd.env("EVICT_HOME", self.home())
-            .env_remove("EVICT_DATABASE_URL")
-            .env("EVICT_NOW", REFERENCE_NOW)
-            .env("NO_COLOR", "1")
-            .env("COLUMNS", "200");
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_with(args, &[])
-    }
-
-    fn run_with(&self, args: &[&str], envs: &[(&str, &str)]) -> Run {
-        let mut cmd = self.evict();
-        for (k, v) in envs {
-            cmd.env(k, v);
-        }
-        let out = cmd.args(args).output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn write(&self, name: &str, content: impl AsRef<[u8]>) -> PathBuf {
-        let path = self.path(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, content).unwrap();
-        path
-    }
-
-    fn scan_json(&self, target: &Path, extra: &[&str]) -> (i32, Value) {
-        let mut args = vec!["scan", target.to_str().unwrap(), "--format", "json"];
-        args.extend_from_slice(extra);
-        let run = self.run(&args);
-        assert!(
-            run.code == 0 || run.code == 1,
-            "scan failed: {}",
-            run.stderr
-        );
-        (run.code, run.json())
-    }
+fn scan_json(env: &Env, target: &Path, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec!["scan", target.to_str().unwrap(), "--format", "json"];
+    args.extend_from_slice(extra);
+    let run = env.run(&args);
+    assert!(
+        run.code == 0 || run.code == 1,
+        "scan failed: {}",
+        run.stderr
+    );
+    (run.code, run.json())
 }
 
 fn findings(report: &Value) -> &Vec<Value> {
@@ -128,7 +64,9 @@ fn rules_check_passes_with_warnings_as_errors_and_no_rule_disappears() {
         "rules check failed:\n{}{}",
         run.stdout, run.stderr
     );
-    let list = env.run(&["rules", "list", "--format", "json"]).json();
+    let list = env
+        .run(&["rules", "list", "--kind", "secrets", "--format", "json"])
+        .json();
     let rules = list.as_array().unwrap();
     assert!(
         rules.len() >= 80,
@@ -197,7 +135,7 @@ fn one_secret_in_many_places_is_one_finding_with_every_location() {
         .unwrap();
     env.write("tree/e.tgz", tar.into_inner().unwrap().finish().unwrap());
 
-    let (code, report) = env.scan_json(&env.path("tree"), &[]);
+    let (code, report) = scan_json(&env, &env.path("tree"), &[]);
     assert_eq!(code, 1, "findings exit 1");
     let finding = finding_for(&report, planted.rule).expect("the GitHub token is found");
     assert_eq!(
@@ -349,13 +287,13 @@ fn thresholds_ignores_and_inline_allows_decide_the_exit_code() {
     let token = secrets::github_classic(&mut rng);
     let password = secrets::generic_password(&mut rng);
     env.write("repo/app.env", format!("{}\n", password.text));
-    let (code, report) = env.scan_json(&env.path("repo"), &["--fail-on", "high"]);
+    let (code, report) = scan_json(&env, &env.path("repo"), &["--fail-on", "high"]);
     assert_eq!(
         code, 0,
         "a low-confidence finding does not fail --fail-on high: {report:#}"
     );
     assert_eq!(findings(&report).len(), 1);
-    let (code, _) = env.scan_json(&env.path("repo"), &[]);
+    let (code, _) = scan_json(&env, &env.path("repo"), &[]);
     assert_eq!(code, 1, "--fail-on low (the default) fails on any finding");
 
     env.write(
@@ -367,7 +305,7 @@ fn thresholds_ignores_and_inline_allows_decide_the_exit_code() {
     );
     env.write("repo/docs/guide.md", format!("{}\n", token.text));
     let fingerprint =
-        finding_for(&env.scan_json(&env.path("repo"), &[]).1, token.rule).unwrap()["fingerprint"]
+        finding_for(&scan_json(&env, &env.path("repo"), &[]).1, token.rule).unwrap()["fingerprint"]
             .as_str()
             .unwrap()
             .to_string();
@@ -378,7 +316,7 @@ fn thresholds_ignores_and_inline_allows_decide_the_exit_code() {
             password.rule
         ),
     );
-    let (code, report) = env.scan_json(&env.path("repo"), &[]);
+    let (code, report) = scan_json(&env, &env.path("repo"), &[]);
     assert_eq!(code, 0, "everything is allowed or ignored: {report:#}");
     assert_eq!(report["stats"]["allowed_inline"], 1);
     assert!(report["stats"]["ignored"].as_u64().unwrap() >= 2);
@@ -409,7 +347,7 @@ fn persistence_comes_from_the_secret_itself() {
         "t/a.txt",
         format!("{}\n{}\n{}\n", future.text, past.text, forever.text),
     );
-    let (_, report) = env.scan_json(&env.path("t"), &[]);
+    let (_, report) = scan_json(&env, &env.path("t"), &[]);
     let classes: Vec<(String, String)> = findings(&report)
         .iter()
         .map(|f| {
@@ -831,13 +769,13 @@ fn git_history_finds_a_removed_secret_at_its_first_commit_with_the_commits_that_
     std::fs::remove_file(repo.join("deploy.sh")).unwrap();
     git(&repo, &["commit", "-q", "-am", "remove the token"]);
 
-    let (tree_code, tree) = env.scan_json(&repo, &[]);
+    let (tree_code, tree) = scan_json(&env, &repo, &[]);
     assert_eq!(
         (tree_code, findings(&tree).len()),
         (0, 0),
         "the work tree no longer has it"
     );
-    let (code, report) = env.scan_json(&repo, &["--git"]);
+    let (code, report) = scan_json(&env, &repo, &["--git"]);
     assert_eq!(code, 1);
     let finding = finding_for(&report, planted.rule).expect("history still holds the token");
     let places = finding["locations"].as_array().unwrap();

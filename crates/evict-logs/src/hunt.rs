@@ -28,6 +28,121 @@ pub struct HuntOptions {
     pub ioc_ips: Vec<IpNet>,
     /// Attacker user agents (matched case-insensitively as substrings).
     pub ioc_user_agents: Vec<String>,
+    /// Hits listed per rule (the earliest ones); every hit is still counted. 0 lists all.
+    /// Noisy rules cannot then make memory grow with the logs.
+    pub max_hits_per_rule: usize,
+}
+
+/// The default for [`HuntOptions::max_hits_per_rule`].
+pub const DEFAULT_MAX_HITS_PER_RULE: usize = 1000;
+
+/// The order hits are listed in, and which ones a full rule keeps: earliest first.
+fn hit_order(hit: &Hit) -> (Timestamp, &str, u64) {
+    (hit.time, hit.raw.file.as_str(), hit.raw.offset)
+}
+
+struct Ordered(Hit);
+
+impl PartialEq for Ordered {
+    fn eq(&self, other: &Self) -> bool {
+        hit_order(&self.0) == hit_order(&other.0)
+    }
+}
+impl Eq for Ordered {}
+impl PartialOrd for Ordered {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Ordered {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        hit_order(&self.0).cmp(&hit_order(&other.0))
+    }
+}
+
+/// Hits per rule: an exact count, and the earliest `cap` hits (a max-heap, so the latest kept
+/// hit is the one a new, earlier hit replaces).
+#[derive(Default)]
+pub(crate) struct HitBook {
+    cap: usize,
+    rules: HashMap<String, (u64, std::collections::BinaryHeap<Ordered>)>,
+}
+
+impl std::fmt::Debug for HitBook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HitBook").field("rules", &self.rules.len()).finish()
+    }
+}
+
+impl HitBook {
+    fn new(cap: usize) -> Self {
+        HitBook {
+            cap,
+            rules: HashMap::new(),
+        }
+    }
+
+    /// Whether a hit of `rule` at this place would be listed (so it is worth building).
+    fn wants(&self, rule: &str, time: Timestamp, raw: &RawPointer) -> bool {
+        match self.rules.get(rule) {
+            None => true,
+            Some((_, heap)) => {
+                self.cap == 0
+                    || heap.len() < self.cap
+                    || heap
+                        .peek()
+                        .is_some_and(|top| (time, raw.file.as_str(), raw.offset) < hit_order(&top.0))
+            }
+        }
+    }
+
+    /// Counts a hit that [`HitBook::wants`] said would not be listed.
+    fn count(&mut self, rule: &str) {
+        match self.rules.get_mut(rule) {
+            Some((n, _)) => *n += 1,
+            None => {
+                self.rules.insert(rule.to_string(), (1, Default::default()));
+            }
+        }
+    }
+
+    fn push(&mut self, hit: Hit) {
+        let cap = self.cap;
+        let (n, heap) = match self.rules.get_mut(&hit.rule) {
+            Some(entry) => entry,
+            None => self.rules.entry(hit.rule.clone()).or_default(),
+        };
+        *n += 1;
+        heap.push(Ordered(hit));
+        if cap > 0 && heap.len() > cap {
+            heap.pop();
+        }
+    }
+
+    fn merge(&mut self, other: HitBook) {
+        for (rule, (n, heap)) in other.rules {
+            let listed = heap.len() as u64;
+            for hit in heap {
+                self.push(hit.0);
+            }
+            let only_counted = n.saturating_sub(listed);
+            if only_counted > 0 {
+                self.rules.entry(rule).or_default().0 += only_counted;
+            }
+        }
+    }
+
+    /// Listed hits in time order, and every rule's count.
+    fn finish(self) -> (Vec<Hit>, BTreeMap<String, u64>) {
+        let mut counts = BTreeMap::new();
+        let mut hits = Vec::new();
+        for (rule, (n, heap)) in self.rules {
+            counts.insert(rule, n);
+            hits.extend(heap.into_iter().map(|o| o.0));
+        }
+        hits.sort_by(|a, b| (hit_order(a), &a.rule).cmp(&(hit_order(b), &b.rule)));
+        (hits, counts)
+    }
 }
 
 /// An IP address or network (`203.0.113.66`, `203.0.113.0/24`).
@@ -202,15 +317,31 @@ pub struct Hit {
     pub raw: RawPointer,
 }
 
+/// What a finished hunt state holds.
+#[derive(Debug)]
+pub struct Finished {
+    /// Listed hits in time order.
+    pub hits: Vec<Hit>,
+    /// Hits per rule, listed or not.
+    pub counts: BTreeMap<String, u64>,
+    /// Usage per credential and identity.
+    pub usage: UsageBook,
+    /// Events hunted.
+    pub events: u64,
+    /// Events outside --since/--until.
+    pub filtered: u64,
+}
+
 /// Per-thread hunt state; merged when the threads finish.
 #[derive(Debug, Default)]
 pub struct HuntState {
-    pub(crate) hits: Vec<Hit>,
+    hits: HitBook,
     pub(crate) usage: UsageBook,
     /// Sources each credential used before the window.
     baseline: HashMap<String, HashSet<String>>,
-    /// First use after the patch of each (credential, source), with the hit it would make.
-    after_patch: HashMap<(String, String), Hit>,
+    /// First use after the patch of each credential from each source, with the hit it would
+    /// make.
+    after_patch: HashMap<String, HashMap<String, Hit>>,
     /// Access keys created during the window (from CreateAccessKey responses).
     created_in_window: HashSet<String>,
     /// Events outside --since/--until.
@@ -309,7 +440,6 @@ fn principal_accounts(policy: &str) -> Vec<String> {
 
 impl HuntState {
     fn hit(
-        &self,
         options: &HuntOptions,
         kind: SourceKind,
         event: &Event,
@@ -336,7 +466,6 @@ impl HuntState {
     }
 
     fn builtin_hit(
-        &self,
         options: &HuntOptions,
         kind: SourceKind,
         event: &Event,
@@ -364,6 +493,24 @@ impl HuntState {
         }
     }
 
+    /// A hunt state whose hit book lists `options.max_hits_per_rule` hits per rule.
+    pub fn new(options: &HuntOptions) -> Self {
+        HuntState {
+            hits: HitBook::new(options.max_hits_per_rule),
+            ..HuntState::default()
+        }
+    }
+
+    /// Lists a hit of `rule` on `event` if the book wants it (building it only then), else
+    /// only counts it.
+    fn add(&mut self, rule: &str, event: &Event, build: impl FnOnce() -> Hit) {
+        if self.hits.wants(rule, event.time, &event.raw) {
+            self.hits.push(build());
+        } else {
+            self.hits.count(rule);
+        }
+    }
+
     /// Hunts one normalised event whose raw record is `record`.
     pub fn process(
         &mut self,
@@ -387,8 +534,7 @@ impl HuntState {
         engine.evaluate(kind, record, &mut matched);
         for &index in &matched {
             if let Some(rule) = engine.rules().get(index) {
-                let hit = self.hit(options, kind, event, rule);
-                self.hits.push(hit);
+                self.add(&rule.name, event, || Self::hit(options, kind, event, rule));
             }
         }
         self.scratch = matched;
@@ -404,14 +550,9 @@ impl HuntState {
         if let Some(ip) = event.source_ip
             && let Some(net) = options.ioc_ips.iter().find(|n| n.contains(ip))
         {
-            let hit = self.builtin_hit(
-                options,
-                kind,
-                event,
-                "ioc-ip",
-                format!("source {ip} is indicator {}/{}", net.addr, net.prefix),
-            );
-            self.hits.push(hit);
+            self.add("ioc-ip", event, || {
+                Self::builtin_hit(options, kind, event, "ioc-ip", format!("source {ip} is indicator {}/{}", net.addr, net.prefix))
+            });
         }
         if let Some(agent) = &event.user_agent {
             let lower = agent.to_lowercase();
@@ -420,14 +561,9 @@ impl HuntState {
                 .iter()
                 .find(|ioc| lower.contains(ioc.as_str()))
             {
-                let hit = self.builtin_hit(
-                    options,
-                    kind,
-                    event,
-                    "ioc-user-agent",
-                    format!("user agent contains indicator '{ioc}'"),
-                );
-                self.hits.push(hit);
+                self.add("ioc-user-agent", event, || {
+                Self::builtin_hit(options, kind, event, "ioc-user-agent", format!("user agent contains indicator '{ioc}'"))
+            });
             }
         }
     }
@@ -456,14 +592,9 @@ impl HuntState {
             && let Some(issued) = issued
             && issued < patched
         {
-            let hit = self.builtin_hit(
-                options,
-                kind,
-                event,
-                "session-issued-before-patch-used-after",
-                format!("session issued {issued}, before the patch at {patched}"),
-            );
-            self.hits.push(hit);
+            self.add("session-issued-before-patch-used-after", event, || {
+                Self::builtin_hit(options, kind, event, "session-issued-before-patch-used-after", format!("session issued {issued}, before the patch at {patched}"))
+            });
         }
         let (Some(compromised), Some(credential), Some(source)) = (
             options.compromised_at,
@@ -473,26 +604,36 @@ impl HuntState {
             return;
         };
         if event.time < compromised {
-            self.baseline
-                .entry(credential.clone())
-                .or_default()
-                .insert(source.clone());
-        } else if event.time >= patched
-            && !issued.is_some_and(|i| i >= patched)
-            && !self
+            match self.baseline.get_mut(credential.as_str()) {
+                Some(sources) => {
+                    if !sources.contains(source.as_str()) {
+                        sources.insert(source.clone());
+                    }
+                }
+                None => {
+                    self.baseline
+                        .insert(credential.clone(), HashSet::from([source.clone()]));
+                }
+            }
+        } else if event.time >= patched && !issued.is_some_and(|i| i >= patched) {
+            let earlier = self
                 .after_patch
-                .get(&(credential.clone(), source.clone()))
-                .is_some_and(|h| h.time <= event.time)
-        {
-            let hit = self.builtin_hit(
-                options,
-                kind,
-                event,
-                "credential-new-source-after-patch",
-                format!("credential {credential} used from {source}"),
-            );
-            self.after_patch
-                .insert((credential.clone(), source.clone()), hit);
+                .get(credential.as_str())
+                .and_then(|by_source| by_source.get(source.as_str()))
+                .is_some_and(|h| h.time <= event.time);
+            if !earlier {
+                let hit = Self::builtin_hit(
+                    options,
+                    kind,
+                    event,
+                    "credential-new-source-after-patch",
+                    format!("credential {credential} used from {source}"),
+                );
+                self.after_patch
+                    .entry(credential.clone())
+                    .or_default()
+                    .insert(source.clone(), hit);
+            }
         }
     }
 
@@ -526,29 +667,33 @@ impl HuntState {
             .filter(|a| *a != own)
             .collect();
         if !outside.is_empty() {
-            let hit = self.builtin_hit(
-                options,
-                kind,
-                event,
-                "aws-role-trust-outside-account",
-                format!("trusts account {}", outside.join(", ")),
-            );
-            self.hits.push(hit);
+            self.add("aws-role-trust-outside-account", event, || {
+                Self::builtin_hit(
+                    options,
+                    kind,
+                    event,
+                    "aws-role-trust-outside-account",
+                    format!("trusts account {}", outside.join(", ")),
+                )
+            });
         }
     }
 
     /// Folds another thread's state into this one.
     pub fn merge(&mut self, other: HuntState) {
-        self.hits.extend(other.hits);
+        self.hits.merge(other.hits);
         self.usage.merge(other.usage);
         for (credential, sources) in other.baseline {
             self.baseline.entry(credential).or_default().extend(sources);
         }
-        for (key, hit) in other.after_patch {
-            match self.after_patch.get(&key) {
-                Some(existing) if existing.time <= hit.time => {}
-                _ => {
-                    self.after_patch.insert(key, hit);
+        for (credential, by_source) in other.after_patch {
+            let mine = self.after_patch.entry(credential).or_default();
+            for (source, hit) in by_source {
+                match mine.get(&source) {
+                    Some(existing) if existing.time <= hit.time => {}
+                    _ => {
+                        mine.insert(source, hit);
+                    }
                 }
             }
         }
@@ -558,27 +703,30 @@ impl HuntState {
     }
 
     /// Ends the hunt: emits the hits that needed every event first, and sorts all hits.
-    pub fn finish(mut self) -> (Vec<Hit>, UsageBook, u64, u64) {
+    pub fn finish(mut self) -> Finished {
         let mut late: Vec<Hit> = Vec::new();
-        for ((credential, source), hit) in std::mem::take(&mut self.after_patch) {
-            let new_source = match self.baseline.get(&credential) {
-                Some(sources) => !sources.contains(&source),
-                None => self.created_in_window.contains(&credential),
-            };
-            if new_source {
-                late.push(hit);
+        for (credential, by_source) in std::mem::take(&mut self.after_patch) {
+            for (source, hit) in by_source {
+                let new_source = match self.baseline.get(&credential) {
+                    Some(sources) => !sources.contains(&source),
+                    None => self.created_in_window.contains(&credential),
+                };
+                if new_source {
+                    late.push(hit);
+                }
             }
         }
-        self.hits.extend(late);
-        self.hits.sort_by(|a, b| {
-            (a.time, &a.raw.file, a.raw.offset, &a.rule).cmp(&(
-                b.time,
-                &b.raw.file,
-                b.raw.offset,
-                &b.rule,
-            ))
-        });
-        (self.hits, self.usage, self.events, self.filtered)
+        for hit in late {
+            self.hits.push(hit);
+        }
+        let (hits, counts) = self.hits.finish();
+        Finished {
+            hits,
+            counts,
+            usage: self.usage,
+            events: self.events,
+            filtered: self.filtered,
+        }
     }
 }
 
@@ -605,15 +753,6 @@ fn percent_decode(text: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Counts of hits per rule, for summaries.
-pub fn hits_by_rule(hits: &[Hit]) -> BTreeMap<String, u64> {
-    let mut counts = BTreeMap::new();
-    for hit in hits {
-        *counts.entry(hit.rule.clone()).or_insert(0) += 1;
-    }
-    counts
 }
 
 #[cfg(test)]
@@ -667,8 +806,10 @@ pub struct Progress {
 /// Everything a hunt found and what it could not read.
 #[derive(Debug)]
 pub struct HuntReport {
-    /// Hits in time order.
+    /// Listed hits in time order (at most `max_hits_per_rule` per rule).
     pub hits: Vec<Hit>,
+    /// Every rule's hits, listed or not.
+    pub hits_by_rule: BTreeMap<String, u64>,
     /// Usage per credential and identity.
     pub usage: UsageBook,
     /// What reading did, including records skipped while normalising (counted by reason, with
@@ -727,7 +868,7 @@ pub fn run(
             .map(|_| {
                 let receiver = &receiver;
                 scope.spawn(move || {
-                    let mut state = HuntState::default();
+                    let mut state = HuntState::new(options);
                     let mut skipped = crate::read::ReadSummary::default();
                     loop {
                         let batch = match receiver.lock() {
@@ -757,18 +898,19 @@ pub fn run(
     });
 
     let mut read = read_total.into_inner().unwrap_or_default();
-    let mut total = HuntState::default();
+    let mut total = HuntState::new(options);
     for (state, skipped) in states {
         total.merge(state);
         read.merge(skipped);
     }
-    let (hits, usage, events, filtered) = total.finish();
+    let finished = total.finish();
     HuntReport {
-        hits,
-        usage,
+        hits: finished.hits,
+        hits_by_rule: finished.counts,
+        usage: finished.usage,
         read,
-        events,
-        filtered,
+        events: finished.events,
+        filtered: finished.filtered,
     }
 }
 

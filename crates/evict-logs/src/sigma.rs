@@ -87,6 +87,25 @@ impl std::fmt::Display for RuleProblem {
     }
 }
 
+/// One embedded example event of a rule.
+#[derive(Debug, Clone)]
+struct Example {
+    name: String,
+    should_match: bool,
+    json: String,
+}
+
+/// What running the rules' embedded examples showed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ExampleReport {
+    /// Examples run.
+    pub run: usize,
+    /// Examples of rules that cannot run on any of Evict's log sources.
+    pub not_run: usize,
+    /// Examples that did not do what they say.
+    pub failures: Vec<RuleProblem>,
+}
+
 /// Evaluates raw records and says which rules match.
 pub trait HuntEngine: Send + Sync {
     /// Appends to `hits` the index (into [`HuntEngine::rules`]) of every rule that matches.
@@ -123,6 +142,8 @@ impl SigmaEvent for Dyn<'_> {
 /// The loaded rule set: one rsigma engine per log source, and every rule's metadata.
 pub struct SigmaSet {
     rules: Vec<HuntRule>,
+    /// Each rule's embedded example events (`rsigma.exemplars`), as JSON text.
+    examples: Vec<(usize, Example)>,
     problems: Vec<RuleProblem>,
     engines: Vec<(SourceKind, Engine)>,
     /// rsigma reports a hit by the rule's key attribute; this maps it back.
@@ -336,6 +357,7 @@ impl SigmaSet {
     pub fn load(texts: &[RuleText], jsonl_logsource: Option<&DeclaredLogSource>) -> SigmaSet {
         let mut set = SigmaSet {
             rules: Vec::new(),
+            examples: Vec::new(),
             problems: Vec::new(),
             engines: Vec::new(),
             index_of: HashMap::new(),
@@ -447,8 +469,72 @@ impl SigmaSet {
                 ),
             }),
         }
+        match rsigma_parser::exemplars(rule) {
+            Ok(list) => {
+                for exemplar in list {
+                    let rsigma_parser::ExemplarPayload::Event(event) = exemplar.payload else {
+                        continue;
+                    };
+                    self.examples.push((
+                        index,
+                        Example {
+                            name: exemplar.name,
+                            should_match: exemplar.expect == rsigma_parser::Expect::Match,
+                            json: serde_json::to_string(&event).unwrap_or_default(),
+                        },
+                    ));
+                }
+            }
+            Err(errors) => {
+                for error in errors {
+                    self.problems.push(RuleProblem {
+                        origin: text.origin.clone(),
+                        rule: Some(name.clone()),
+                        unsupported: false,
+                        reason: format!("bad rsigma.exemplars: {error}"),
+                    });
+                }
+            }
+        }
         self.index_of.insert(index.to_string(), index);
         self.rules.push(meta);
+    }
+
+    /// Runs every rule's embedded examples through the same path logs take (the lazy record,
+    /// the per-source engine) and returns the ones that did not do what they say.
+    pub fn check_examples(&self) -> ExampleReport {
+        let mut report = ExampleReport::default();
+        let mut hits = Vec::new();
+        for (index, example) in &self.examples {
+            let rule = &self.rules[*index];
+            let Some(kind) = rule.runs_on else {
+                report.not_run += 1;
+                continue;
+            };
+            report.run += 1;
+            let failure = match crate::record::LazyRecord::parse(example.json.as_bytes()) {
+                Err(e) => Some(format!("the example is not a record: {e}")),
+                Ok(record) => {
+                    hits.clear();
+                    self.evaluate(kind, &record, &mut hits);
+                    let matched = hits.contains(index);
+                    match (example.should_match, matched) {
+                        (true, false) => Some("should match but does not".to_string()),
+                        (false, true) => Some("should not match but does".to_string()),
+                        _ => None,
+                    }
+                }
+            };
+            if let Some(reason) = failure {
+                report.failures.push(RuleProblem {
+                    origin: rule.origin.clone(),
+                    rule: Some(rule.name.clone()),
+                    unsupported: false,
+                    reason: format!("example '{}': {reason}", example.name),
+                });
+            }
+        }
+        report
     }
 
     /// Evict's pack and the shipped SigmaHQ rules (each unless left out), plus every rule file
@@ -564,5 +650,51 @@ mod tests {
         let (tactics, techniques) = attack(&tags);
         assert_eq!(tactics, vec!["persistence", "privilege-escalation"]);
         assert_eq!(techniques, vec!["T1098.001", "T1078"]);
+    }
+}
+
+#[cfg(test)]
+mod pack_tests {
+    use super::*;
+
+    /// The pack's own test runs its examples through rsigma's `JsonEvent`; this runs them through
+    /// the path logs take (the lazy record, the per-source engines with every rule loaded), so a
+    /// difference between the two event models shows up here.
+    #[test]
+    fn the_packs_examples_hold_through_the_lazy_record_with_every_rule_loaded() {
+        let set = SigmaSet::standard(&[], true, true, None);
+        let report = set.check_examples();
+        assert!(
+            report.run >= 3 * 40,
+            "{} examples run: the pack should carry at least three per rule",
+            report.run
+        );
+        let failures: Vec<String> = report.failures.iter().map(|f| f.to_string()).collect();
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn a_wrong_example_is_caught() {
+        let rule = "title: t\nid: 8d3c1c1e-0000-4000-8000-000000000001\nname: test-wrong-example\n\
+            logsource: {product: aws, service: cloudtrail}\n\
+            detection:\n  sel:\n    eventName: CreateUser\n  condition: sel\nlevel: high\n\
+            rsigma.exemplars:\n  - name: says-match-but-is-not\n    expect: match\n    \
+            event: {eventName: DeleteUser}\n";
+        let set = SigmaSet::load(
+            &[RuleText {
+                origin: "test.yml".into(),
+                text: rule.into(),
+                pack: Pack::User,
+            }],
+            None,
+        );
+        let report = set.check_examples();
+        assert_eq!(report.run, 1);
+        assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+        assert!(
+            report.failures[0]
+                .to_string()
+                .contains("example 'says-match-but-is-not': should match but does not")
+        );
     }
 }

@@ -34,10 +34,30 @@ impl Subject {
     }
 }
 
-/// Usage per (provider, subject kind, native id).
+/// Usage per (provider, subject kind, native id). Nested by provider and id so that counting
+/// an event for a subject already seen allocates nothing.
 #[derive(Debug, Default)]
 pub struct UsageBook {
-    entries: HashMap<(String, Subject, String), Usage>,
+    /// A handful of (provider, subject) pairs, so a linear search beats hashing a key.
+    entries: Vec<(String, Subject, HashMap<String, Usage>)>,
+}
+
+impl UsageBook {
+    fn ids_mut(&mut self, provider: &str, subject: Subject) -> &mut HashMap<String, Usage> {
+        let at = match self
+            .entries
+            .iter()
+            .position(|(p, s, _)| *s == subject && p == provider)
+        {
+            Some(at) => at,
+            None => {
+                self.entries
+                    .push((provider.to_string(), subject, HashMap::new()));
+                self.entries.len() - 1
+            }
+        };
+        &mut self.entries[at].2
+    }
 }
 
 fn bump(map: &mut BTreeMap<String, u64>, key: &str, by: u64) {
@@ -85,8 +105,11 @@ impl UsageBook {
     }
 
     fn count(&mut self, provider: &str, subject: Subject, id: &str, event: &Event) {
-        let key = (provider.to_string(), subject, id.to_string());
-        let usage = self.entries.entry(key).or_default();
+        let ids = self.ids_mut(provider, subject);
+        let usage = match ids.get_mut(id) {
+            Some(usage) => usage,
+            None => ids.entry(id.to_string()).or_default(),
+        };
         usage.events += 1;
         if event.outcome == Outcome::Failure {
             usage.failures += 1;
@@ -104,11 +127,14 @@ impl UsageBook {
 
     /// Folds another book into this one.
     pub fn merge(&mut self, other: UsageBook) {
-        for (key, usage) in other.entries {
-            match self.entries.get_mut(&key) {
-                Some(existing) => fold(existing, usage),
-                None => {
-                    self.entries.insert(key, usage);
+        for (provider, subject, ids) in other.entries {
+            let mine = self.ids_mut(&provider, subject);
+            for (id, usage) in ids {
+                match mine.get_mut(&id) {
+                    Some(existing) => fold(existing, usage),
+                    None => {
+                        mine.insert(id, usage);
+                    }
                 }
             }
         }
@@ -116,12 +142,12 @@ impl UsageBook {
 
     /// How many subjects the book holds.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.iter().map(|(_, _, ids)| ids.len()).sum()
     }
 
     /// Whether the book is empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Every entry, sorted by provider, subject kind and id.
@@ -129,11 +155,13 @@ impl UsageBook {
         let mut rows: Vec<UsageRow> = self
             .entries
             .into_iter()
-            .map(|((provider, subject, id), usage)| UsageRow {
-                provider,
-                subject,
-                id,
-                usage,
+            .flat_map(|(provider, subject, ids)| {
+                ids.into_iter().map(move |(id, usage)| UsageRow {
+                    provider: provider.clone(),
+                    subject,
+                    id,
+                    usage,
+                })
             })
             .collect();
         rows.sort_by(|a, b| (&a.provider, a.subject, &a.id).cmp(&(&b.provider, b.subject, &b.id)));

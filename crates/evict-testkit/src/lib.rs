@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+pub mod logs;
 mod rng;
 pub mod secrets;
 
