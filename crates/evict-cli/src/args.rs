@@ -114,6 +114,10 @@ pub struct HuntArgs {
     /// An attacker user agent, matched as a case-insensitive substring (repeatable).
     #[arg(long = "ioc-ua", value_name = "TEXT")]
     pub ioc_ua: Vec<String>,
+    /// Run only Sigma rules of at least this severity. SigmaHQ's low rules (every ListBuckets,
+    /// every failed console login) are noise after a breach; `--min-severity low` runs them.
+    #[arg(long, value_name = "info|low|medium|high|critical", default_value = "medium")]
+    pub min_severity: String,
     /// Hits listed (and stored) per rule, the earliest first; every hit is still counted.
     /// 0 lists all.
     #[arg(long, value_name = "N", default_value_t = evict_logs::hunt::DEFAULT_MAX_HITS_PER_RULE)]

@@ -124,6 +124,49 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
         output::print_table(&found);
         say("");
     }
+    let (hunt, hunt_stored) = demo_hunt(&store, &data, args.seed, now).await?;
+    let during: Vec<&evict_logs::hunt::Hit> = hunt
+        .hits
+        .iter()
+        .filter(|h| h.window == Some(evict_logs::hunt::WindowPosition::During))
+        .collect();
+    let after: Vec<&evict_logs::hunt::Hit> = hunt
+        .hits
+        .iter()
+        .filter(|h| {
+            h.window == Some(evict_logs::hunt::WindowPosition::After)
+                && h.rule_id.is_none()
+                && !h.rule.starts_with("ioc-")
+        })
+        .collect();
+    say(&format!(
+        "6. Hunted {} CloudTrail, Okta and GitHub audit-log events with Evict's pack, the shipped SigmaHQ rules (medium and above) and the window (compromised {}, patched {}): {} hits in all, {} of them inside the window; {} uses after the patch of access that should be dead. Stored the hits and the usage of {} credentials and identities.",
+        hunt.events,
+        evict_testkit::logs::COMPROMISED_AT,
+        evict_testkit::logs::PATCHED_AT,
+        hunt.hits_by_rule.values().sum::<u64>(),
+        during.len(),
+        after.len(),
+        hunt_stored.usage_rows,
+    ));
+    if table {
+        let mut found = output::table(&["time", "rule", "what"]);
+        for hit in during
+            .iter()
+            .filter(|h| {
+                !h.rule.starts_with("ioc-") && h.severity >= evict_model::Severity::Medium
+            })
+            .chain(after.iter())
+        {
+            found.add_row(vec![
+                hit.time.strftime("%Y-%m-%d %H:%M").to_string(),
+                hit.rule.clone(),
+                hit.summary.clone(),
+            ]);
+        }
+        output::print_table(&found);
+        say("");
+    }
     let stats = store.inventory_stats(now).await?;
     store.close().await;
     match ctx.format {
@@ -132,6 +175,12 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
             "imports": [first_report, first_inventory, again],
             "journal": journal,
             "scan": { "findings": findings, "stats": scan_stats, "stored": stored },
+            "hunt": {
+                "events": hunt.events,
+                "hits": hunt.hits,
+                "hits_by_rule": hunt.hits_by_rule,
+                "stored": hunt_stored,
+            },
             "stats": stats,
         }))?,
         Format::Table | Format::Sarif => {
@@ -148,6 +197,69 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Ok
     })
+}
+
+/// Writes the organisation's audit logs with the planted attack, hunts them with the window and
+/// the attacker's indicators, and stores hits and usage.
+async fn demo_hunt(
+    store: &Store,
+    data: &std::path::Path,
+    seed: u64,
+    now: jiff::Timestamp,
+) -> anyhow::Result<(evict_logs::hunt::HuntReport, evict_store::HuntStoreSummary)> {
+    use evict_testkit::logs::{
+        ATTACKER_IP, COMPROMISED_AT, CloudTrailOptions, CloudTrailShape, ExportShape,
+        OrgLogsOptions, PATCHED_AT, write_org_logs,
+    };
+    let logs = data.join("logs");
+    write_org_logs(
+        seed,
+        20_000,
+        &OrgLogsOptions {
+            cloudtrail: CloudTrailOptions {
+                shape: CloudTrailShape::S3Objects {
+                    records_per_file: 500,
+                },
+                logstash_timestamps: false,
+            },
+            export: ExportShape::JsonLines,
+        },
+        &logs,
+    )?;
+    let options = evict_logs::hunt::HuntOptions {
+        compromised_at: Some(COMPROMISED_AT.parse()?),
+        patched_at: Some(PATCHED_AT.parse()?),
+        ioc_ips: vec![ATTACKER_IP.parse().map_err(anyhow::Error::msg)?],
+        ioc_user_agents: vec!["evil-kit".into()],
+        max_hits_per_rule: evict_logs::hunt::DEFAULT_MAX_HITS_PER_RULE,
+        ..Default::default()
+    };
+    let engine = evict_logs::sigma::SigmaSet::standard_at(
+        &[],
+        true,
+        true,
+        None,
+        evict_model::Severity::Medium,
+    );
+    let (files, _) = evict_logs::read::input_files(std::slice::from_ref(&logs));
+    let mut report = evict_logs::hunt::run(
+        &engine,
+        &files,
+        None,
+        &evict_logs::normalize::Normalizer::new(None),
+        &options,
+        &evict_logs::hunt::Progress::default(),
+    );
+    let hits: Vec<_> = report.hits.iter().map(crate::cmd_hunt::stored_hit).collect();
+    let usage: Vec<_> = std::mem::take(&mut report.usage)
+        .into_sorted()
+        .iter()
+        .map(crate::cmd_hunt::stored_usage)
+        .collect();
+    let stored = store
+        .record_hunt(&logs.display().to_string(), &hits, &usage, now)
+        .await?;
+    Ok((report, stored))
 }
 
 /// Writes a small checkout with secrets planted (one token copied into three places, one of them

@@ -43,6 +43,7 @@ struct Summary {
     hits_listed_during_window: usize,
     hits_by_rule: std::collections::BTreeMap<String, u64>,
     rules_run: usize,
+    rules_below_min_severity: usize,
     rules_unsupported: usize,
     seconds: f64,
     events_per_second: f64,
@@ -115,11 +116,16 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
         bail!("--source jsonl needs --mapping FILE (see docs/log-mapping.md)");
     }
     let jsonl_logsource: Option<evict_logs::sigma::DeclaredLogSource> = None; // TODO mapping logsource
-    let engine = SigmaSet::standard(
+    let min_severity: evict_model::Severity = args
+        .min_severity
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--min-severity: {e}"))?;
+    let engine = SigmaSet::standard_at(
         &args.rules,
         !args.no_default_rules,
         !args.no_default_rules && !args.no_sigmahq,
         jsonl_logsource.as_ref(),
+        min_severity,
     );
     let rule_errors: Vec<&RuleProblem> =
         engine.problems().iter().filter(|p| !p.unsupported).collect();
@@ -157,15 +163,7 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
         let store = crate::open_store().await?;
         let log_set = log_set(&args.paths);
         let hits: Vec<_> = report.hits.iter().map(stored_hit).collect();
-        let rows: Vec<_> = usage
-            .iter()
-            .map(|row| evict_store::StoredUsage {
-                provider: row.provider.clone(),
-                subject: row.subject.as_str().to_string(),
-                native_id: row.id.clone(),
-                usage: row.usage.clone(),
-            })
-            .collect();
+        let rows: Vec<_> = usage.iter().map(stored_usage).collect();
         let summary = store.record_hunt(&log_set, &hits, &rows, ctx.now).await;
         store.close().await;
         Some(summary.context("storing the hunt")?)
@@ -192,6 +190,7 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
             .count(),
         hits_by_rule: report.hits_by_rule.clone(),
         rules_run,
+        rules_below_min_severity: engine.below_severity(),
         rules_unsupported: unsupported,
         seconds,
         events_per_second: report.events as f64 / seconds.max(1e-9),
@@ -238,7 +237,16 @@ fn log_set(paths: &[PathBuf]) -> String {
     names.join("\n")
 }
 
-fn stored_hit(hit: &Hit) -> evict_store::StoredHit {
+pub(crate) fn stored_usage(row: &UsageRow) -> evict_store::StoredUsage {
+    evict_store::StoredUsage {
+        provider: row.provider.clone(),
+        subject: row.subject.as_str().to_string(),
+        native_id: row.id.clone(),
+        usage: row.usage.clone(),
+    }
+}
+
+pub(crate) fn stored_hit(hit: &Hit) -> evict_store::StoredHit {
     evict_store::StoredHit {
         rule: hit.rule.clone(),
         rule_id: hit.rule_id.clone(),
@@ -310,8 +318,8 @@ fn summary_line(s: &Summary, stored: Option<&evict_store::HuntStoreSummary>) -> 
     };
     let mut line = format!(
         "{} hits{listed} ({} listed during the exposure window) in {} events from {} files \
-         ({:.1} MB) in {:.2} s ({:.0} events/s); {} rules run, {} unsupported (evict rules check \
-         lists them)",
+         ({:.1} MB) in {:.2} s ({:.0} events/s); {} rules run, {} below --min-severity, {} \
+         unsupported (evict rules check lists them)",
         s.hits,
         s.hits_listed_during_window,
         s.events,
@@ -320,6 +328,7 @@ fn summary_line(s: &Summary, stored: Option<&evict_store::HuntStoreSummary>) -> 
         s.seconds,
         s.events_per_second,
         s.rules_run,
+        s.rules_below_min_severity,
         s.rules_unsupported,
     );
     if s.filtered > 0 {

@@ -141,6 +141,10 @@ impl SigmaEvent for Dyn<'_> {
 
 /// The loaded rule set: one rsigma engine per log source, and every rule's metadata.
 pub struct SigmaSet {
+    /// Rules below this severity are listed but not run.
+    min_severity: Severity,
+    /// How many runnable rules that left out.
+    below_severity: usize,
     rules: Vec<HuntRule>,
     /// Each rule's embedded example events (`rsigma.exemplars`), as JSON text.
     examples: Vec<(usize, Example)>,
@@ -355,7 +359,18 @@ impl SigmaSet {
     /// Parses, classifies and compiles every rule. Nothing is skipped silently: a rule that does
     /// not parse or compile, or whose logsource no reader produces, is a [`RuleProblem`].
     pub fn load(texts: &[RuleText], jsonl_logsource: Option<&DeclaredLogSource>) -> SigmaSet {
+        SigmaSet::load_at(texts, jsonl_logsource, Severity::Info)
+    }
+
+    /// Like [`SigmaSet::load`], but rules below `min_severity` are listed and not run.
+    pub fn load_at(
+        texts: &[RuleText],
+        jsonl_logsource: Option<&DeclaredLogSource>,
+        min_severity: Severity,
+    ) -> SigmaSet {
         let mut set = SigmaSet {
+            min_severity,
+            below_severity: 0,
             rules: Vec::new(),
             examples: Vec::new(),
             problems: Vec::new(),
@@ -420,6 +435,7 @@ impl SigmaSet {
         let runs_on = source_for(&rule.logsource, jsonl_logsource);
         let (tactics, techniques) = attack(&rule.tags);
         let index = self.rules.len();
+        let meta_severity = severity(rule.level);
         let meta = HuntRule {
             name: name.clone(),
             id: rule.id.clone(),
@@ -452,6 +468,7 @@ impl SigmaSet {
             }
         };
         match runs_on {
+            Some(_) if meta_severity < self.min_severity => self.below_severity += 1,
             Some(kind) => {
                 engines
                     .entry(kind)
@@ -545,6 +562,17 @@ impl SigmaSet {
         sigmahq: bool,
         jsonl_logsource: Option<&DeclaredLogSource>,
     ) -> SigmaSet {
+        SigmaSet::standard_at(dirs, evict_pack, sigmahq, jsonl_logsource, Severity::Info)
+    }
+
+    /// Like [`SigmaSet::standard`], but rules below `min_severity` are listed and not run.
+    pub fn standard_at(
+        dirs: &[PathBuf],
+        evict_pack: bool,
+        sigmahq: bool,
+        jsonl_logsource: Option<&DeclaredLogSource>,
+        min_severity: Severity,
+    ) -> SigmaSet {
         let mut texts = Vec::new();
         if evict_pack {
             texts.extend(builtin_hunts());
@@ -558,7 +586,7 @@ impl SigmaSet {
             texts.extend(more);
             problems.extend(trouble);
         }
-        let mut set = SigmaSet::load(&texts, jsonl_logsource);
+        let mut set = SigmaSet::load_at(&texts, jsonl_logsource, min_severity);
         problems.append(&mut set.problems);
         set.problems = problems;
         set
@@ -567,6 +595,11 @@ impl SigmaSet {
     /// Rules and files that could not load or cannot run.
     pub fn problems(&self) -> &[RuleProblem] {
         &self.problems
+    }
+
+    /// Runnable rules left out for being below the minimum severity.
+    pub fn below_severity(&self) -> usize {
+        self.below_severity
     }
 
     /// How many rules run on each log source.
