@@ -116,7 +116,11 @@ pub struct HuntArgs {
     pub ioc_ua: Vec<String>,
     /// Run only Sigma rules of at least this severity. SigmaHQ's low rules (every ListBuckets,
     /// every failed console login) are noise after a breach; `--min-severity low` runs them.
-    #[arg(long, value_name = "info|low|medium|high|critical", default_value = "medium")]
+    #[arg(
+        long,
+        value_name = "info|low|medium|high|critical",
+        default_value = "medium"
+    )]
     pub min_severity: String,
     /// Hits listed (and stored) per rule, the earliest first; every hit is still counted.
     /// 0 lists all.

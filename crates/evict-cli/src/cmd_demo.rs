@@ -153,9 +153,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
         let mut found = output::table(&["time", "rule", "what"]);
         for hit in during
             .iter()
-            .filter(|h| {
-                !h.rule.starts_with("ioc-") && h.severity >= evict_model::Severity::Medium
-            })
+            .filter(|h| !h.rule.starts_with("ioc-") && h.severity >= evict_model::Severity::Medium)
             .chain(after.iter())
         {
             found.add_row(vec![
@@ -250,7 +248,11 @@ async fn demo_hunt(
         &options,
         &evict_logs::hunt::Progress::default(),
     );
-    let hits: Vec<_> = report.hits.iter().map(crate::cmd_hunt::stored_hit).collect();
+    let hits: Vec<_> = report
+        .hits
+        .iter()
+        .map(crate::cmd_hunt::stored_hit)
+        .collect();
     let usage: Vec<_> = std::mem::take(&mut report.usage)
         .into_sorted()
         .iter()

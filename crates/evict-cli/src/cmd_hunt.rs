@@ -115,7 +115,7 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
     if kind == Some(SourceKind::JsonLines) && mapping.is_none() {
         bail!("--source jsonl needs --mapping FILE (see docs/log-mapping.md)");
     }
-    let jsonl_logsource: Option<evict_logs::sigma::DeclaredLogSource> = None; // TODO mapping logsource
+    let jsonl_logsource = mapping.as_ref().and_then(Mapping::logsource);
     let min_severity: evict_model::Severity = args
         .min_severity
         .parse()
@@ -127,8 +127,11 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
         jsonl_logsource.as_ref(),
         min_severity,
     );
-    let rule_errors: Vec<&RuleProblem> =
-        engine.problems().iter().filter(|p| !p.unsupported).collect();
+    let rule_errors: Vec<&RuleProblem> = engine
+        .problems()
+        .iter()
+        .filter(|p| !p.unsupported)
+        .collect();
     for problem in &rule_errors {
         output::error(&format!("{problem} (the rule is skipped)"));
     }
@@ -280,7 +283,14 @@ fn print_hits(hits: &[Hit]) {
         return;
     }
     let mut table = output::table(&[
-        "time", "severity", "rule", "window", "ATT&CK", "credential", "what", "record",
+        "time",
+        "severity",
+        "rule",
+        "window",
+        "ATT&CK",
+        "credential",
+        "what",
+        "record",
     ]);
     for hit in hits {
         table.add_row(vec![

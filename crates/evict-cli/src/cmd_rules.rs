@@ -194,8 +194,10 @@ fn list(
             table.add_row(vec![
                 "hunt".to_string(),
                 r.name.clone(),
-                r.runs_on
-                    .map_or_else(|| format!("({}: unsupported)", r.logsource), |k| k.to_string()),
+                r.runs_on.map_or_else(
+                    || format!("({}: unsupported)", r.logsource),
+                    |k| k.to_string(),
+                ),
                 r.severity.to_string(),
                 r.techniques.join(" "),
             ]);
@@ -210,7 +212,14 @@ fn list(
             table.add_row(vec![
                 "hunt".to_string(),
                 b.name.to_string(),
-                format!("any (needs {})", if b.needs.is_empty() { "nothing" } else { b.needs }),
+                format!(
+                    "any (needs {})",
+                    if b.needs.is_empty() {
+                        "nothing"
+                    } else {
+                        b.needs
+                    }
+                ),
                 b.severity.to_string(),
                 b.techniques.join(" "),
             ]);

@@ -134,7 +134,10 @@ fn bad_input_is_reported_with_file_and_offset_and_the_rest_is_hunted() {
         })
     };
     assert!(mixed_line(2), "the array record is named by line: {joined}");
-    assert!(mixed_line(3), "the string record is named by line: {joined}");
+    assert!(
+        mixed_line(3),
+        "the string record is named by line: {joined}"
+    );
     assert!(
         mixed_line(4),
         "the record without a time is named by line: {joined}"
@@ -179,7 +182,11 @@ fn a_missing_path_or_a_bad_flag_is_a_usage_error() {
         "2026-05-22",
     ]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("is after --patched-at"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is after --patched-at"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -347,8 +354,11 @@ fn stored_hunts_keep_hits_and_usage_once_and_journal_them() {
 fn expected_rules(step: &str) -> &'static [&'static str] {
     const IOC: [&str; 2] = ["ioc-ip", "ioc-user-agent"];
     match step {
-        "initial_access" | "ioc_activity" | "okta_session_from_attacker"
-        | "github_ioc_activity" | "github_pat_created" => &IOC,
+        "initial_access"
+        | "ioc_activity"
+        | "okta_session_from_attacker"
+        | "github_ioc_activity"
+        | "github_pat_created" => &IOC,
         "role_assumed_from_outside" => &[
             "aws-role-assumed-from-other-account",
             "ioc-ip",
@@ -397,10 +407,9 @@ fn expected_rules(step: &str) -> &'static [&'static str] {
         ],
         "benign_backdoor_user" => &["aws-iam-user-created"],
         "benign_backdoor_login_profile" => &["aws-console-password-set"],
-        "benign_access_key_for_other_user" => &[
-            "aws-access-key-created",
-            "aws-access-key-for-other-user",
-        ],
+        "benign_access_key_for_other_user" => {
+            &["aws-access-key-created", "aws-access-key-for-other-user"]
+        }
         "benign_okta_backdoor_user" => &["okta-user-created"],
         "benign_github_outside_collaborator" => &["github-org-member-added"],
         // A read-only policy and a login with MFA look like the attack and are not footholds.
@@ -506,7 +515,11 @@ fn the_pack_finds_exactly_the_planted_attack_in_logs_of_every_shape() {
             let event = planted.iter().find(|e| e.event_id == id).unwrap();
             let window = hit["window"].as_str().unwrap();
             if !event.malicious {
-                assert_eq!(window, "before", "{shape}: look-alike {} is not a window hit", event.step);
+                assert_eq!(
+                    window, "before",
+                    "{shape}: look-alike {} is not a window hit",
+                    event.step
+                );
             } else if event.step.ends_with("after_patch") {
                 assert_eq!(window, "after", "{shape}: {}", event.step);
             } else {
@@ -514,7 +527,9 @@ fn the_pack_finds_exactly_the_planted_attack_in_logs_of_every_shape() {
             }
             assert!(hit["raw"]["file"].as_str().is_some() && hit["raw"]["offset"].is_u64());
         }
-        let during = report["summary"]["hits_listed_during_window"].as_u64().unwrap();
+        let during = report["summary"]["hits_listed_during_window"]
+            .as_u64()
+            .unwrap();
         assert_eq!(
             during,
             found
@@ -533,7 +548,13 @@ fn without_a_window_or_indicators_only_the_sigma_footholds_are_found() {
     let env = Env::new();
     let dir = env.path("logs");
     let truth = write_org_logs(7, 3000, &OrgLogsOptions::default(), &dir).unwrap();
-    let run = env.run(&["hunt", dir.to_str().unwrap(), "--no-sigmahq", "--format", "json"]);
+    let run = env.run(&[
+        "hunt",
+        dir.to_str().unwrap(),
+        "--no-sigmahq",
+        "--format",
+        "json",
+    ]);
     let report = run.json();
     let rules: std::collections::BTreeSet<String> =
         hits_of(&report).into_iter().map(|(r, _)| r).collect();
@@ -555,4 +576,78 @@ fn without_a_window_or_indicators_only_the_sigma_footholds_are_found() {
             .all(|h| h.get("window").is_none())
     );
     assert!(truth.planted().count() > 20);
+}
+
+#[test]
+fn json_lines_with_a_declared_logsource_run_the_rules_written_for_it() {
+    let env = Env::new();
+    env.write(
+        "gcp.yml",
+        "provider: gcp\ntime: '@timestamp'\naction: gcp.audit.method_name\n\
+         actor: user.email\nsource: source.ip\nlogsource: {product: gcp, service: gcp.audit}\n",
+    );
+    let record = |time: &str, method: &str| {
+        json!({
+            "@timestamp": time,
+            "gcp": {"audit": {"method_name": method}},
+            "user": {"email": "ops@example.com"},
+            "source": {"ip": "203.0.113.66"},
+        })
+    };
+    env.write(
+        "gcp.jsonl",
+        lines(&[
+            record(
+                "2026-05-23T10:00:00Z",
+                "google.iam.admin.v1.IAM.serviceAccounts.delete",
+            ),
+            record("2026-05-23T11:00:00Z", "storage.buckets.list"),
+        ]),
+    );
+    let with = |mapping: &str| {
+        env.run(&[
+            "hunt",
+            env.path("gcp.jsonl").to_str().unwrap(),
+            "--source",
+            "jsonl",
+            "--mapping",
+            env.path(mapping).to_str().unwrap(),
+            "--ioc-ip",
+            "203.0.113.66",
+            "--format",
+            "json",
+        ])
+    };
+    let report = with("gcp.yml").json();
+    let rules: Vec<String> = hits_of(&report).into_iter().map(|(r, _)| r).collect();
+    assert!(
+        rules.contains(&"gcp_service_account_disabled_or_deleted".to_string()),
+        "{rules:?}"
+    );
+    assert_eq!(
+        rules.iter().filter(|r| *r == "ioc-ip").count(),
+        2,
+        "indicators apply to mapped logs too"
+    );
+    assert_eq!(report["usage"][0]["provider"], json!("gcp"));
+
+    // Without the declaration the GCP rules do not run; an unknown key in the file is an
+    // error that names it.
+    env.write(
+        "plain.yml",
+        "provider: gcp\ntime: '@timestamp'\naction: gcp.audit.method_name\n",
+    );
+    let plain: Vec<String> = hits_of(&with("plain.yml").json())
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    assert!(!plain.iter().any(|r| r.starts_with("gcp_")), "{plain:?}");
+    env.write("typo.yml", "provider: gcp\ntime: ts\naction: a\nactr: x\n");
+    let typo = with("typo.yml");
+    assert_eq!(typo.code, 2);
+    assert!(
+        typo.stderr.contains("typo.yml") && typo.stderr.contains("actr"),
+        "{}",
+        typo.stderr
+    );
 }

@@ -8,8 +8,8 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command as Process;
 
-use evict_testkit::secrets::{self, PlantedSecret};
 use evict_testkit::Rng;
+use evict_testkit::secrets::{self, PlantedSecret};
 use serde_json::Value;
 
 use common::Env;
@@ -304,11 +304,11 @@ fn thresholds_ignores_and_inline_allows_decide_the_exit_code() {
         ),
     );
     env.write("repo/docs/guide.md", format!("{}\n", token.text));
-    let fingerprint =
-        finding_for(&scan_json(&env, &env.path("repo"), &[]).1, token.rule).unwrap()["fingerprint"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    let fingerprint = finding_for(&scan_json(&env, &env.path("repo"), &[]).1, token.rule).unwrap()
+        ["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_string();
     env.write(
         "repo/.evictignore",
         format!(

@@ -24,8 +24,7 @@ use evict_logs::hunt::{HuntOptions, Progress};
 use evict_logs::normalize::Normalizer;
 use evict_logs::sigma::{SigmaSet, builtin_hunts, builtin_sigmahq};
 use evict_testkit::logs::{
-    ATTACKER_IP, COMPROMISED_AT, CloudTrailOptions, CloudTrailShape, PATCHED_AT,
-    write_cloudtrail,
+    ATTACKER_IP, COMPROMISED_AT, CloudTrailOptions, CloudTrailShape, PATCHED_AT, write_cloudtrail,
 };
 use rsigma_parser::{Detection, Modifier, SigmaValue};
 
@@ -219,14 +218,14 @@ fn duckdb(file: &Path, conditions: &[String]) -> Option<(f64, u64, f64)> {
          additionalEventData: 'JSON'}}, maximum_object_size = 67108864) WHERE {filter}",
         file.display()
     );
-    let script = format!(
+    let script = String::from(
         "import duckdb, time, resource, sys\n\
          con = duckdb.connect()\n\
          con.execute('SET threads = 2')\n\
          t = time.time()\n\
          n = con.execute(sys.argv[1]).fetchone()[0]\n\
          s = time.time() - t\n\
-         print(s, n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+         print(s, n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n",
     );
     let out = Command::new("python3")
         .args(["-c", &script, &sql])
@@ -322,11 +321,20 @@ fn main() {
          no eventName and are not in DuckDB's filter"
     );
     let small_run = hunt(std::slice::from_ref(&small_file));
-    report(&format!("evict hunt, JSON lines, {small} events"), &small_run);
+    report(
+        &format!("evict hunt, JSON lines, {small} events"),
+        &small_run,
+    );
     let big_run = hunt(std::slice::from_ref(&big_file));
-    report(&format!("evict hunt, JSON lines, {events} events"), &big_run);
+    report(
+        &format!("evict hunt, JSON lines, {events} events"),
+        &big_run,
+    );
     let s3_run = hunt(std::slice::from_ref(&s3_dir));
-    report(&format!("evict hunt, S3 .json.gz objects, {events} events"), &s3_run);
+    report(
+        &format!("evict hunt, S3 .json.gz objects, {events} events"),
+        &s3_run,
+    );
     match duckdb(&big_file, &conditions) {
         Some((seconds, matched, peak)) => {
             println!(

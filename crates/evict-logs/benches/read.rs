@@ -3,7 +3,10 @@
 //! `cargo bench -p evict-logs --bench read` prints, for ~1 KB CloudTrail records:
 //! - LazyRecord parse + 6 field lookups (ns/record), and the same with rsigma's `JsonEvent`;
 //! - parse + normalise to an `Event` (ns/record);
-//! - reader throughput for JSON lines and for gzip `{"Records":[…]}` objects (MB/s of JSON).
+//! - reader throughput for JSON lines, a bare array, and gzip `{"Records":[…]}` objects (MB/s of
+//!   JSON), alone and with parse + normalise.
+//!
+//! `BENCH_ONLY=normalize` runs only parse + normalise (for `perf record`).
 
 use std::hint::black_box;
 use std::io::Write;
@@ -22,15 +25,24 @@ const SOURCES: [&str; 4] = [
     "sts.amazonaws.com",
     "ec2.amazonaws.com",
 ];
-const NAMES: [&str; 4] = ["CreateAccessKey", "GetObject", "AssumeRole", "DescribeInstances"];
+const NAMES: [&str; 4] = [
+    "CreateAccessKey",
+    "GetObject",
+    "AssumeRole",
+    "DescribeInstances",
+];
 
 /// A CloudTrail record of about 1 KB, varied by `i`.
 fn record(i: usize) -> Value {
-    let key = format!("{}{:016}", if i % 3 == 0 { "ASIA" } else { "AKIA" }, i % 9973);
+    let key = format!(
+        "{}{:016}",
+        if i.is_multiple_of(3) { "ASIA" } else { "AKIA" },
+        i % 9973
+    );
     json!({
         "eventVersion": "1.09",
         "userIdentity": {
-            "type": if i % 3 == 0 { "AssumedRole" } else { "IAMUser" },
+            "type": if i.is_multiple_of(3) { "AssumedRole" } else { "IAMUser" },
             "principalId": format!("AIDA{:016}:session-{i}", i % 101),
             "arn": format!("arn:aws:sts::111122223333:assumed-role/deploy-{}/session-{i}", i % 17),
             "accountId": "111122223333",
@@ -50,7 +62,7 @@ fn record(i: usize) -> Value {
         "responseElements": null,
         "requestID": format!("{:08x}-aaaa-bbbb-cccc-{:012x}", i, i * 7),
         "eventID": format!("{:08x}-dddd-eeee-ffff-{:012x}", i * 3, i),
-        "readOnly": i % 4 != 0,
+        "readOnly": !i.is_multiple_of(4),
         "eventType": "AwsApiCall",
         "managementEvent": true,
         "recipientAccountId": "111122223333",
@@ -72,7 +84,10 @@ fn main() {
         .map(|i| serde_json::to_vec(&record(i)).unwrap_or_default())
         .collect();
     let mean = records.iter().map(Vec::len).sum::<usize>() / records.len();
-    println!("CloudTrail records: {} of {mean} bytes on average", records.len());
+    println!(
+        "CloudTrail records: {} of {mean} bytes on average",
+        records.len()
+    );
     let rounds = 50;
     let n = records.len() * rounds;
     let paths = [
@@ -99,22 +114,13 @@ fn main() {
                 black_box(normalize(SourceKind::CloudTrail, &rec, pointer).ok());
             }
         }
-        per_record("LazyRecord parse + normalize to Event", n * 4, start.elapsed());
+        per_record(
+            "LazyRecord parse + normalize to Event",
+            n * 4,
+            start.elapsed(),
+        );
         return;
     }
-    // EXPERIMENT
-    let start = Instant::now();
-    for _ in 0..rounds { for bytes in &records { black_box(std::str::from_utf8(bytes).is_ok()); } }
-    per_record("utf8", n, start.elapsed());
-    let start = Instant::now();
-    for _ in 0..rounds { for bytes in &records { let t = std::str::from_utf8(bytes).unwrap_or(""); black_box(t.len()); } }
-    per_record("sonic object iter (strict)", n, start.elapsed());
-    let start = Instant::now();
-    for _ in 0..rounds { for bytes in &records { let Ok(rec) = LazyRecord::parse(bytes) else { continue }; black_box(rec.len()); } }
-    per_record("LazyRecord parse only", n, start.elapsed());
-    let start = Instant::now();
-    for _ in 0..rounds { for bytes in &records { let Ok(rec) = LazyRecord::parse(bytes) else { continue }; black_box(rec.get_str("eventName")); black_box(rec.get_str("eventSource")); black_box(rec.get_str("sourceIPAddress")); } }
-    per_record("LazyRecord parse + 3 top-level", n, start.elapsed());
     // LazyRecord: parse + 6 lookups.
     let start = Instant::now();
     for _ in 0..rounds {
@@ -193,7 +199,12 @@ fn main() {
     let mut gz_json_bytes = 0;
     for f in 0..100 {
         let mut body = b"{\"Records\":[".to_vec();
-        for (k, r) in records.iter().skip((f * 2000) % 8000).take(2000).enumerate() {
+        for (k, r) in records
+            .iter()
+            .skip((f * 2000) % 8000)
+            .take(2000)
+            .enumerate()
+        {
             if k > 0 {
                 body.push(b',');
             }
@@ -208,6 +219,24 @@ fn main() {
         gz_files.push(path);
     }
 
+    // The same records as one bare array, uncompressed: the byte-level splitter alone.
+    let array = dir.join("big.json");
+    let mut body = b"[".to_vec();
+    for (k, r) in text
+        .split(|&b| b == b'\n')
+        .filter(|r| !r.is_empty())
+        .enumerate()
+    {
+        if k > 0 {
+            body.extend_from_slice(b",\n");
+        }
+        body.extend_from_slice(r);
+    }
+    body.push(b']');
+    let array_bytes = body.len();
+    let _ = std::fs::write(&array, &body);
+    drop(body);
+
     let mb = |bytes: usize, d: Duration| bytes as f64 / 1e6 / d.as_secs_f64();
     for _ in 0..2 {
         let start = Instant::now();
@@ -218,6 +247,18 @@ fn main() {
             "{:<48} {:>8.0} MB/s ({} records, {:.0} records/s)",
             "read JSON lines (split only)",
             mb(jsonl_bytes, elapsed),
+            summary.records,
+            count as f64 / elapsed.as_secs_f64()
+        );
+
+        let start = Instant::now();
+        let mut count = 0;
+        let summary = read_file(&array, None, &mut |batch| count += batch.len());
+        let elapsed = start.elapsed();
+        println!(
+            "{:<48} {:>8.0} MB/s ({} records, {:.0} records/s)",
+            "read a bare JSON array (split only)",
+            mb(array_bytes, elapsed),
             summary.records,
             count as f64 / elapsed.as_secs_f64()
         );

@@ -70,7 +70,9 @@ pub(crate) struct HitBook {
 
 impl std::fmt::Debug for HitBook {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HitBook").field("rules", &self.rules.len()).finish()
+        f.debug_struct("HitBook")
+            .field("rules", &self.rules.len())
+            .finish()
     }
 }
 
@@ -89,9 +91,9 @@ impl HitBook {
             Some((_, heap)) => {
                 self.cap == 0
                     || heap.len() < self.cap
-                    || heap
-                        .peek()
-                        .is_some_and(|top| (time, raw.file.as_str(), raw.offset) < hit_order(&top.0))
+                    || heap.peek().is_some_and(|top| {
+                        (time, raw.file.as_str(), raw.offset) < hit_order(&top.0)
+                    })
             }
         }
     }
@@ -160,8 +162,9 @@ impl std::str::FromStr for IpNet {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let addr = crate::ip::normalize_ip(addr.trim())
-            .ok_or_else(|| format!("'{s}' is not an IP address or network (e.g. 203.0.113.7 or 203.0.113.0/24)"))?;
+        let addr = crate::ip::normalize_ip(addr.trim()).ok_or_else(|| {
+            format!("'{s}' is not an IP address or network (e.g. 203.0.113.7 or 203.0.113.0/24)")
+        })?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             Some(p) => p
@@ -429,22 +432,17 @@ fn principal_accounts(policy: &str) -> Vec<String> {
             accounts.push("*".to_string());
         } else if principal.len() == 12 && principal.bytes().all(|b| b.is_ascii_digit()) {
             accounts.push(principal);
-        } else if let Some(rest) = principal.strip_prefix("arn:aws:iam::") {
-            if let Some(account) = rest.split(':').next() {
-                accounts.push(account.to_string());
-            }
+        } else if let Some(rest) = principal.strip_prefix("arn:aws:iam::")
+            && let Some(account) = rest.split(':').next()
+        {
+            accounts.push(account.to_string());
         }
     }
     accounts
 }
 
 impl HuntState {
-    fn hit(
-        options: &HuntOptions,
-        kind: SourceKind,
-        event: &Event,
-        rule: &HuntRule,
-    ) -> Hit {
+    fn hit(options: &HuntOptions, kind: SourceKind, event: &Event, rule: &HuntRule) -> Hit {
         Hit {
             rule: rule.name.clone(),
             rule_id: rule.id.clone(),
@@ -551,10 +549,18 @@ impl HuntState {
             && let Some(net) = options.ioc_ips.iter().find(|n| n.contains(ip))
         {
             self.add("ioc-ip", event, || {
-                Self::builtin_hit(options, kind, event, "ioc-ip", format!("source {ip} is indicator {}/{}", net.addr, net.prefix))
+                Self::builtin_hit(
+                    options,
+                    kind,
+                    event,
+                    "ioc-ip",
+                    format!("source {ip} is indicator {}/{}", net.addr, net.prefix),
+                )
             });
         }
-        if let Some(agent) = &event.user_agent {
+        if let Some(agent) = &event.user_agent
+            && !options.ioc_user_agents.is_empty()
+        {
             let lower = agent.to_lowercase();
             if let Some(ioc) = options
                 .ioc_user_agents
@@ -562,8 +568,14 @@ impl HuntState {
                 .find(|ioc| lower.contains(ioc.as_str()))
             {
                 self.add("ioc-user-agent", event, || {
-                Self::builtin_hit(options, kind, event, "ioc-user-agent", format!("user agent contains indicator '{ioc}'"))
-            });
+                    Self::builtin_hit(
+                        options,
+                        kind,
+                        event,
+                        "ioc-user-agent",
+                        format!("user agent contains indicator '{ioc}'"),
+                    )
+                });
             }
         }
     }
@@ -593,7 +605,13 @@ impl HuntState {
             && issued < patched
         {
             self.add("session-issued-before-patch-used-after", event, || {
-                Self::builtin_hit(options, kind, event, "session-issued-before-patch-used-after", format!("session issued {issued}, before the patch at {patched}"))
+                Self::builtin_hit(
+                    options,
+                    kind,
+                    event,
+                    "session-issued-before-patch-used-after",
+                    format!("session issued {issued}, before the patch at {patched}"),
+                )
             });
         }
         let (Some(compromised), Some(credential), Some(source)) = (
@@ -615,7 +633,7 @@ impl HuntState {
                         .insert(credential.clone(), HashSet::from([source.clone()]));
                 }
             }
-        } else if event.time >= patched && !issued.is_some_and(|i| i >= patched) {
+        } else if event.time >= patched && issued.is_none_or(|i| i < patched) {
             let earlier = self
                 .after_patch
                 .get(credential.as_str())
@@ -644,8 +662,10 @@ impl HuntState {
         event: &Event,
         record: &dyn RecordFields,
     ) {
-        if !matches!(event.raw_action.as_str(), "UpdateAssumeRolePolicy" | "CreateRole")
-            || event.outcome == evict_model::Outcome::Failure
+        if !matches!(
+            event.raw_action.as_str(),
+            "UpdateAssumeRolePolicy" | "CreateRole"
+        ) || event.outcome == evict_model::Outcome::Failure
         {
             return;
         }
@@ -878,11 +898,16 @@ pub fn run(
                             },
                             Err(_) => break,
                         };
-                        hunt_batch(engine, normalizer, options, &batch, &mut state, &mut skipped);
+                        hunt_batch(
+                            engine,
+                            normalizer,
+                            options,
+                            &batch,
+                            &mut state,
+                            &mut skipped,
+                        );
                         let bytes: usize = batch.records().map(|r| r.bytes.len()).sum();
-                        progress
-                            .bytes
-                            .fetch_add(bytes as u64, Ordering::Relaxed);
+                        progress.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
                         progress
                             .records
                             .fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -891,10 +916,7 @@ pub fn run(
                 })
             })
             .collect();
-        hunters
-            .into_iter()
-            .filter_map(|h| h.join().ok())
-            .collect()
+        hunters.into_iter().filter_map(|h| h.join().ok()).collect()
     });
 
     let mut read = read_total.into_inner().unwrap_or_default();

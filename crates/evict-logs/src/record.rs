@@ -171,7 +171,7 @@ impl<'a> JsonRef<'a> {
         if self.kind() == JsonKind::Object {
             for_each_entry(self.0, |key, value| {
                 for (slot, wanted) in found.iter_mut().zip(keys) {
-                    if key == wanted {
+                    if same_key(&key, wanted) {
                         *slot = Some(JsonRef(value));
                     }
                 }
@@ -190,7 +190,7 @@ impl<'a> JsonRef<'a> {
 #[derive(Clone)]
 pub struct LazyRecord<'a> {
     bytes: &'a [u8],
-    entries: Vec<(Cow<'a, str>, &'a [u8])>,
+    entries: Vec<(Key<'a>, &'a [u8])>,
 }
 
 impl fmt::Debug for LazyRecord<'_> {
@@ -261,8 +261,8 @@ impl<'a> LazyRecord<'a> {
     }
 
     /// The top-level keys, in record order (duplicates included).
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(k, _)| k.as_ref())
+    pub fn keys(&self) -> impl Iterator<Item = Cow<'_, str>> {
+        self.entries.iter().map(|(k, _)| text_of(k))
     }
 
     /// The number of top-level entries.
@@ -285,7 +285,7 @@ impl<'a> LazyRecord<'a> {
         self.entries
             .iter()
             .rev()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| same_key(k, key))
             .map(|(_, raw)| JsonRef(raw))
     }
 
@@ -322,7 +322,7 @@ impl<'a> LazyRecord<'a> {
     }
 
     /// The entries that are not shadowed by a later duplicate key.
-    fn live_entries(&self) -> impl Iterator<Item = &(Cow<'a, str>, &'a [u8])> {
+    fn live_entries(&self) -> impl Iterator<Item = &(Key<'a>, &'a [u8])> {
         let keep = last_of_duplicates(&self.entries);
         self.entries
             .iter()
@@ -330,6 +330,16 @@ impl<'a> LazyRecord<'a> {
             .filter(move |(i, _)| keep.as_ref().is_none_or(|k| k[*i]))
             .map(|(_, e)| e)
     }
+}
+
+/// An object key, unescaped. Kept as bytes: keys are compared far more often than shown.
+type Key<'a> = Cow<'a, [u8]>;
+
+/// Whether a key is `wanted`.
+#[inline]
+fn same_key(key: &[u8], wanted: &str) -> bool {
+    let wanted = wanted.as_bytes();
+    key.len() == wanted.len() && key.first() == wanted.first() && key == wanted
 }
 
 /// Bytes as text: borrowed when they are UTF-8, with U+FFFD for invalid bytes otherwise.
@@ -341,7 +351,7 @@ fn text_of(bytes: &[u8]) -> Cow<'_, str> {
 }
 
 /// For each entry, whether it is the last with its key; `None` when there are no duplicates.
-fn last_of_duplicates(entries: &[(Cow<'_, str>, &[u8])]) -> Option<Vec<bool>> {
+fn last_of_duplicates(entries: &[(Key<'_>, &[u8])]) -> Option<Vec<bool>> {
     let n = entries.len();
     let has_duplicates = if n <= 16 {
         (0..n).any(|i| (i + 1..n).any(|j| entries[i].0 == entries[j].0))
@@ -352,7 +362,7 @@ fn last_of_duplicates(entries: &[(Cow<'_, str>, &[u8])]) -> Option<Vec<bool>> {
     if !has_duplicates {
         return None;
     }
-    let mut last: HashMap<&str, usize> = HashMap::with_capacity(n);
+    let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(n);
     for (i, (k, _)) in entries.iter().enumerate() {
         last.insert(k.as_ref(), i);
     }
@@ -458,7 +468,7 @@ fn for_each_item<'a>(raw: &'a [u8], mut visit: impl FnMut(JsonRef<'a>)) {
 
 /// Calls `visit` with each (key, value) of an object's raw text (stops quietly on malformed
 /// text).
-fn for_each_entry<'a>(raw: &'a [u8], mut visit: impl FnMut(Cow<'a, str>, &'a [u8])) {
+fn for_each_entry<'a>(raw: &'a [u8], mut visit: impl FnMut(Key<'a>, &'a [u8])) {
     for entry in Entries::new(raw, 0) {
         let Ok((key, value)) = entry else { return };
         visit(key, value);
@@ -469,7 +479,7 @@ fn for_each_entry<'a>(raw: &'a [u8], mut visit: impl FnMut(Cow<'a, str>, &'a [u8
 fn object_get<'a>(raw: &'a [u8], key: &str) -> Option<&'a [u8]> {
     let mut found = None;
     for_each_entry(raw, |k, v| {
-        if k == key {
+        if same_key(&k, key) {
             found = Some(v);
         }
     });
@@ -528,7 +538,7 @@ fn skip_space(b: &[u8], mut i: usize) -> usize {
 /// The index of the first `"` or `\\` at or after `i`. Eight bytes at a time: most strings in
 /// logs are short, where a call into a SIMD search costs more than it saves.
 #[inline]
-fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
+pub(crate) fn find_quote_or_backslash(b: &[u8], mut i: usize) -> Option<usize> {
     let start = i;
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
@@ -680,15 +690,15 @@ fn skip_value(b: &[u8], i: usize) -> Result<usize, SyntaxError> {
     }
 }
 
-/// A key's text: borrowed when it has no escapes (invalid UTF-8 is replaced).
-fn key_text(b: &[u8], open: usize, end: usize, escapes: bool) -> Cow<'_, str> {
+/// A key's bytes: borrowed when it has no escapes.
+fn key_text(b: &[u8], open: usize, end: usize, escapes: bool) -> Key<'_> {
     let inner = &b[open + 1..end - 1];
     if !escapes {
-        return text_of(inner);
+        return Cow::Borrowed(inner);
     }
     match serde_json::from_slice::<String>(&b[open..end]) {
-        Ok(key) => Cow::Owned(key),
-        Err(_) => text_of(inner),
+        Ok(key) => Cow::Owned(key.into_bytes()),
+        Err(_) => Cow::Borrowed(inner),
     }
 }
 
@@ -716,7 +726,7 @@ impl<'a> Entries<'a> {
         self.pos
     }
 
-    fn step(&mut self) -> Result<Option<(Cow<'a, str>, &'a [u8])>, SyntaxError> {
+    fn step(&mut self) -> Result<Option<(Key<'a>, &'a [u8])>, SyntaxError> {
         let b = self.text;
         let mut i = skip_space(b, self.pos);
         if self.first {
@@ -753,7 +763,7 @@ impl<'a> Entries<'a> {
 }
 
 impl<'a> Iterator for Entries<'a> {
-    type Item = Result<(Cow<'a, str>, &'a [u8]), SyntaxError>;
+    type Item = Result<(Key<'a>, &'a [u8]), SyntaxError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.done {
@@ -1034,16 +1044,12 @@ impl Event for LazyRecord<'_> {
     }
 
     fn top_level_keys(&self) -> Option<Vec<Cow<'_, str>>> {
-        Some(
-            self.live_entries()
-                .map(|(k, _)| Cow::Borrowed(k.as_ref()))
-                .collect(),
-        )
+        Some(self.live_entries().map(|(k, _)| text_of(k)).collect())
     }
 
     fn visit_top_level_keys(&self, visit: &mut dyn FnMut(&str)) -> bool {
         for (key, _) in &self.entries {
-            visit(key);
+            visit(&text_of(key));
         }
         true
     }

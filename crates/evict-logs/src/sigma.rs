@@ -137,6 +137,16 @@ impl SigmaEvent for Dyn<'_> {
     fn to_json(&self) -> serde_json::Value {
         self.0.to_json()
     }
+    fn field_keys(&self) -> Vec<std::borrow::Cow<'_, str>> {
+        self.0.field_keys()
+    }
+    // The candidate index probes only fields under the record's own keys when it knows them.
+    fn top_level_keys(&self) -> Option<Vec<std::borrow::Cow<'_, str>>> {
+        self.0.top_level_keys()
+    }
+    fn visit_top_level_keys(&self, visit: &mut dyn FnMut(&str)) -> bool {
+        self.0.visit_top_level_keys(visit)
+    }
 }
 
 /// The loaded rule set: one rsigma engine per log source, and every rule's metadata.
@@ -227,10 +237,7 @@ fn collect_yaml(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<RulePr
                 let p = entry.path();
                 if p.is_dir() {
                     collect_yaml(&p, files, problems);
-                } else if p
-                    .extension()
-                    .is_some_and(|e| e == "yml" || e == "yaml")
-                {
+                } else if p.extension().is_some_and(|e| e == "yml" || e == "yaml") {
                     files.push(p);
                 }
             }
@@ -470,10 +477,7 @@ impl SigmaSet {
         match runs_on {
             Some(_) if meta_severity < self.min_severity => self.below_severity += 1,
             Some(kind) => {
-                engines
-                    .entry(kind)
-                    .or_default()
-                    .add_compiled_rule(compiled);
+                engines.entry(kind).or_default().add_compiled_rule(compiled);
             }
             None => self.problems.push(RuleProblem {
                 origin: text.origin.clone(),

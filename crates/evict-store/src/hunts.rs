@@ -273,10 +273,11 @@ impl Store {
                 let v: Option<String> = row.try_get(name).map_err(query("read usage"))?;
                 Ok(v.and_then(|t| t.parse().ok()))
             };
-            let get_m = |name: &str| -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
-                let v: String = row.try_get(name).map_err(query("read usage"))?;
-                Ok(serde_json::from_str(&v).unwrap_or_default())
-            };
+            let get_m =
+                |name: &str| -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+                    let v: String = row.try_get(name).map_err(query("read usage"))?;
+                    Ok(serde_json::from_str(&v).unwrap_or_default())
+                };
             total.events += get_i("events")?;
             total.failures += get_i("failures")?;
             let (first, last) = (get_t("first_seen")?, get_t("last_seen")?);

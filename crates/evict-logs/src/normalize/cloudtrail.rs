@@ -15,10 +15,12 @@
 
 use evict_model::{Event, Outcome, RawPointer, SessionContext};
 
-use super::{NormalizeError, TimeFormat, builtin_provider, event, parse_time, string, time_of};
+use super::{
+    NormalizeError, TimeFormat, builtin_provider, event, owned, parse_time, string, time_of,
+};
 use crate::ip::normalize_ip;
 use crate::read::SourceKind;
-use crate::record::{JsonRef, LazyRecord};
+use crate::record::LazyRecord;
 
 /// `requestParameters` fields naming what an action was done to, most useful first.
 const TARGET_FIELDS: [&str; 13] = [
@@ -147,12 +149,6 @@ pub(super) fn normalize(rec: &LazyRecord<'_>, raw: RawPointer) -> Result<Event, 
     ev.account = string(rec, "recipientAccountId").or_else(|| owned(account_id));
     ev.region = string(rec, "awsRegion");
     Ok(ev)
-}
-
-/// A non-empty string value, owned.
-fn owned(value: Option<JsonRef<'_>>) -> Option<String> {
-    let text = value?.as_str()?;
-    (!text.is_empty()).then(|| text.into_owned())
 }
 
 /// `true`/`false` and `Yes`/`No`, any case.

@@ -61,6 +61,10 @@ struct MappingFile {
     error_code: Option<String>,
     account: Option<String>,
     region: Option<String>,
+    /// The Sigma logsource these records are (`product: gcp`, `service: gcp.audit`): the rules
+    /// written for it run on them.
+    #[serde(default)]
+    logsource: Option<crate::sigma::DeclaredLogSource>,
 }
 
 const DEFAULT_SUCCESS: &[&str] = &[
@@ -86,6 +90,11 @@ pub struct Mapping {
 }
 
 impl Mapping {
+    /// The Sigma logsource the file declares for its records, if any.
+    pub fn logsource(&self) -> Option<crate::sigma::DeclaredLogSource> {
+        self.file.logsource.clone()
+    }
+
     /// Reads and parses a mapping file.
     pub fn load(path: &Path) -> Result<Mapping, MappingError> {
         let origin = path.display().to_string();
@@ -99,10 +108,20 @@ impl Mapping {
 
     /// Parses a mapping file's text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Mapping, MappingError> {
-        let file: MappingFile = yaml_serde::from_str(text).map_err(|e| MappingError {
-            origin: origin.to_string(),
-            line: e.location().map(|l| l.line()),
-            message: e.to_string(),
+        let file: MappingFile = yaml_serde::from_str(text).map_err(|e| {
+            let line = e.location().map(|l| l.line());
+            let mut message = e.to_string();
+            // The line is shown in front; drop the parser's own "at line N column M".
+            if line.is_some()
+                && let Some(at) = message.rfind(" at line ")
+            {
+                message.truncate(at);
+            }
+            MappingError {
+                origin: origin.to_string(),
+                line,
+                message,
+            }
         })?;
         let line_of = |key: &str| {
             text.lines()

@@ -157,6 +157,12 @@ fn string(rec: &LazyRecord<'_>, path: &str) -> Option<String> {
     (!value.is_empty()).then(|| value.into_owned())
 }
 
+/// A non-empty string value, owned.
+fn owned(value: Option<JsonRef<'_>>) -> Option<String> {
+    let text = value?.as_str()?;
+    (!text.is_empty()).then(|| text.into_owned())
+}
+
 /// A non-empty string, or a number as text, at `path` (ids whose type varies).
 fn text(rec: &LazyRecord<'_>, path: &str) -> Option<String> {
     let value = rec.get(path)?.to_text()?;

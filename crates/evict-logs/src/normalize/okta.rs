@@ -21,10 +21,10 @@
 
 use evict_model::{Event, Outcome, RawPointer, SessionContext};
 
-use super::{NormalizeError, TimeFormat, builtin_provider, event, first_string, string, time_of};
+use super::{NormalizeError, TimeFormat, builtin_provider, event, owned, string, time_of};
 use crate::ip::normalize_ip;
 use crate::read::SourceKind;
-use crate::record::LazyRecord;
+use crate::record::{JsonRef, LazyRecord};
 
 pub(super) fn normalize(rec: &LazyRecord<'_>, raw: RawPointer) -> Result<Event, NormalizeError> {
     let time = time_of(rec, &["published"], TimeFormat::Auto)?;
@@ -42,18 +42,17 @@ pub(super) fn normalize(rec: &LazyRecord<'_>, raw: RawPointer) -> Result<Event, 
     ev.id = string(rec, "uuid");
     ev.service = Some("okta".into());
 
-    if let Some(actor) = rec.object("actor") {
-        ev.actor_name = first_string(&actor, &["alternateId", "id"]);
-        ev.actor_kind = string(&actor, "type");
+    // Each nested object is read in one pass.
+    if let Some([alternate_id, id, kind]) = object(rec, "actor", ["alternateId", "id", "type"]) {
+        ev.actor_name = owned(alternate_id).or_else(|| owned(id));
+        ev.actor_kind = owned(kind);
     }
 
     let session_id = string(rec, "authenticationContext.externalSessionId")
         .filter(|id| !id.eq_ignore_ascii_case("unknown"));
-    let transaction = rec.object("transaction");
-    let transaction_id = transaction.as_ref().and_then(|t| string(t, "id"));
-    let api_token = transaction
-        .as_ref()
-        .and_then(|t| string(t, "detail.requestApiTokenId"))
+    let [transaction_id, detail] = object(rec, "transaction", ["id", "detail"]).unwrap_or_default();
+    let transaction_id = owned(transaction_id);
+    let api_token = owned(detail.and_then(|d| d.get_many(["requestApiTokenId"])[0]))
         .or_else(|| string(rec, "debugContext.debugData.requestApiTokenId"));
     if let Some(token) = api_token {
         ev.credential_native_id = Some(token);
@@ -72,30 +71,44 @@ pub(super) fn normalize(rec: &LazyRecord<'_>, raw: RawPointer) -> Result<Event, 
     }
 
     ev.target = rec
-        .get("target")
+        .get_key("target")
         .and_then(|targets| targets.array_items().into_iter().next())
-        .and_then(|first| first.as_object())
-        .and_then(|first| first_string(&first, &["alternateId", "displayName", "id"]));
+        .and_then(|first| {
+            first
+                .get_many(["alternateId", "displayName", "id"])
+                .into_iter()
+                .find_map(owned)
+        });
 
-    if let Some(client) = rec.object("client") {
-        ev.source = string(&client, "ipAddress");
-        ev.user_agent = string(&client, "userAgent.rawUserAgent");
+    if let Some([ip, agent]) = object(rec, "client", ["ipAddress", "userAgent"]) {
+        ev.source = owned(ip);
+        ev.user_agent = owned(agent.and_then(|a| a.get_many(["rawUserAgent"])[0]));
     }
     ev.source_ip = ev.source.as_deref().and_then(normalize_ip);
 
-    if let Some(outcome) = rec.object("outcome") {
-        ev.outcome = match string(&outcome, "result")
-            .unwrap_or_default()
-            .to_ascii_uppercase()
-            .as_str()
+    if let Some([result, reason]) = object(rec, "outcome", ["result", "reason"]) {
+        let result = owned(result).unwrap_or_default();
+        ev.outcome = if result.eq_ignore_ascii_case("SUCCESS")
+            || result.eq_ignore_ascii_case("ALLOW")
         {
-            "SUCCESS" | "ALLOW" => Outcome::Success,
-            "FAILURE" | "DENY" => Outcome::Failure,
-            _ => Outcome::Unknown,
+            Outcome::Success
+        } else if result.eq_ignore_ascii_case("FAILURE") || result.eq_ignore_ascii_case("DENY") {
+            Outcome::Failure
+        } else {
+            Outcome::Unknown
         };
         if ev.outcome == Outcome::Failure {
-            ev.error_code = string(&outcome, "reason");
+            ev.error_code = owned(reason);
         }
     }
     Ok(ev)
+}
+
+/// The values of `fields` of the top-level object `key`.
+fn object<'a, const N: usize>(
+    rec: &LazyRecord<'a>,
+    key: &str,
+    fields: [&str; N],
+) -> Option<[Option<JsonRef<'a>>; N]> {
+    rec.get_key(key).map(|value| value.get_many(fields))
 }

@@ -498,7 +498,7 @@ impl<'o> Driver<'o> {
                     match SourceKind::detect(&record) {
                         Some(kind) => self.kind = Some(kind),
                         None => {
-                            let keys: Vec<&str> = record.keys().take(8).collect();
+                            let keys: Vec<_> = record.keys().take(8).collect();
                             self.unknown_source(Some((span, keys.join(", "))));
                         }
                     }

@@ -6,7 +6,9 @@
 //! the parser's job), so a malformed record is still delimited and reported with its offset.
 //! Every state survives a block boundary, so a record is never scanned twice.
 
-use memchr::{memchr, memchr2};
+use memchr::memchr;
+
+use crate::record::find_quote_or_backslash;
 
 /// Receives what the splitter finds. Positions are indexes into the scanned buffer.
 pub(crate) trait SplitSink {
@@ -44,10 +46,9 @@ impl Skip {
                     i += 1;
                     self.escaped = false;
                 }
-                match memchr2(b'"', b'\\', &b[i.min(b.len())..]) {
+                match find_quote_or_backslash(b, i) {
                     None => return Err(b.len()),
-                    Some(k) => {
-                        let j = i + k;
+                    Some(j) => {
                         i = j + 1;
                         if b[j] == b'\\' {
                             self.escaped = true;
@@ -306,25 +307,60 @@ impl Splitter {
         base: u64,
         sink: &mut dyn SplitSink,
     ) -> usize {
-        while pos < buf.len() {
-            pos = match self.state {
-                State::Stopped => return buf.len(),
-                State::Top => self.top(buf, pos, base, sink),
-                State::Probe(probe) => self.probe(probe, buf, pos, base, sink),
-                State::Array { phase, ctx } => self.array(phase, ctx, buf, pos, base, sink),
-                State::Value { .. } => self.value(buf, pos, sink),
-                State::Scalar { .. } => self.scalar(buf, pos, sink),
-                State::DecideLines => self.decide_lines(buf, pos, base),
-                State::Lines { .. } => self.lines(buf, pos, base, sink),
-            };
+        loop {
+            while pos < buf.len() {
+                pos = match self.state {
+                    State::Stopped => return buf.len(),
+                    State::Top => self.top(buf, pos, base, sink),
+                    State::Probe(probe) => self.probe(probe, buf, pos, base, sink),
+                    State::Array { phase, ctx } => self.array(phase, ctx, buf, pos, base, sink),
+                    State::Value { .. } => self.value(buf, pos, sink),
+                    State::Scalar { .. } => self.scalar(buf, pos, sink),
+                    State::DecideLines => self.decide_lines(buf, pos, base),
+                    State::Lines { .. } => self.lines(buf, pos, base, sink),
+                };
+            }
+            match self.enforce_limit(buf) {
+                Some(restart) => pos = restart,
+                None => return pos,
+            }
         }
-        self.enforce_limit(buf.len());
-        pos
     }
 
-    /// A record still open after `len` bytes that is over the limit stops being kept.
-    fn enforce_limit(&mut self, len: usize) {
+    /// The first object is still open: if what follows its first line looks like another
+    /// record, the file is JSON lines whose first line is broken. Reads on as lines from there
+    /// and returns where to rescan.
+    fn lines_after_broken_first(&mut self, buf: &[u8]) -> Option<usize> {
+        let State::Probe(p) = self.state else {
+            return None;
+        };
+        let rest = buf.get(p.start..)?;
+        let newline = memchr(b'\n', rest)?;
+        let next = rest[newline..].iter().find(|&&b| !is_space(b))?;
+        if p.wrapper || *next != b'{' {
+            return None;
+        }
+        self.lines = p.line - 1;
+        self.plain_records = true;
+        self.state = State::Lines {
+            start: p.start,
+            offset: p.offset,
+            discard: false,
+        };
+        Some(p.start)
+    }
+
+    /// A record still open at the end of `buf` that is over the limit stops being kept; a first
+    /// object that turns out to be a broken first line of JSON lines is reread as lines (the
+    /// index to rescan from is returned).
+    fn enforce_limit(&mut self, buf: &[u8]) -> Option<usize> {
+        let len = buf.len();
         let limit = self.max_record;
+        if matches!(self.state, State::Probe(p) if !p.wrapper && len.saturating_sub(p.start) > limit)
+            && let Some(restart) = self.lines_after_broken_first(buf)
+        {
+            return Some(restart);
+        }
         match &mut self.state {
             State::Value {
                 start,
@@ -363,6 +399,7 @@ impl Splitter {
             }
             _ => {}
         }
+        None
     }
 
     fn stray(&mut self, b: u8, offset: u64, context: &str, sink: &mut dyn SplitSink) {
@@ -857,6 +894,9 @@ impl Splitter {
     /// The stream ended at `buf.len()`. `cut` says it ended because of a read error (already
     /// reported), so an unfinished record is not reported again.
     pub(crate) fn finish(&mut self, buf: &[u8], base: u64, cut: bool, sink: &mut dyn SplitSink) {
+        if !cut && let Some(restart) = self.lines_after_broken_first(buf) {
+            self.lines(buf, restart, base, sink);
+        }
         let end_offset = base + buf.len() as u64;
         let line = self.lines + 1;
         match self.state {
