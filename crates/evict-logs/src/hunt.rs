@@ -2,7 +2,9 @@
 //! express, and usage aggregation — one pass, in parallel, with memory bounded by the number
 //! of credentials rather than the size of the logs.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use ahash::{AHashMap as HashMap, AHashSet as HashSet};
 use std::net::IpAddr;
 
 use evict_model::{Event, RawPointer, Severity};
@@ -80,7 +82,7 @@ impl HitBook {
     fn new(cap: usize) -> Self {
         HitBook {
             cap,
-            rules: HashMap::new(),
+            rules: HashMap::default(),
         }
     }
 
@@ -629,8 +631,9 @@ impl HuntState {
                     }
                 }
                 None => {
-                    self.baseline
-                        .insert(credential.clone(), HashSet::from([source.clone()]));
+                    let mut sources = HashSet::default();
+                    sources.insert(source.clone());
+                    self.baseline.insert(credential.clone(), sources);
                 }
             }
         } else if event.time >= patched && issued.is_none_or(|i| i < patched) {

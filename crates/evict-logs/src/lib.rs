@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+mod gate;
 pub mod hunt;
 pub mod ip;
 pub mod normalize;

@@ -191,6 +191,41 @@ impl<'a> JsonRef<'a> {
 pub struct LazyRecord<'a> {
     bytes: &'a [u8],
     entries: Vec<(Key<'a>, &'a [u8])>,
+    /// Nested objects already looked into, with their entries: Sigma rules and normalisation
+    /// ask for many fields under the same object (`userIdentity.*`), which is then scanned once.
+    nested: NestedCache<'a>,
+}
+
+/// Parsed entries of nested objects, by the object's place in the record.
+#[derive(Clone, Default)]
+struct NestedCache<'a> {
+    objects: std::cell::RefCell<Vec<NestedObject<'a>>>,
+}
+
+/// One nested object's position (start, length) in the record, and its entries.
+type NestedObject<'a> = (usize, usize, Vec<(Key<'a>, &'a [u8])>);
+
+impl<'a> NestedCache<'a> {
+    /// The value of `key` in the object `raw` (the last of duplicate keys wins).
+    fn get(&self, raw: &'a [u8], key: &str) -> Option<&'a [u8]> {
+        let place = (raw.as_ptr() as usize, raw.len());
+        let mut objects = self.objects.borrow_mut();
+        let at = match objects.iter().position(|(p, l, _)| (*p, *l) == place) {
+            Some(at) => at,
+            None => {
+                let mut entries = Vec::new();
+                for_each_entry(raw, |k, v| entries.push((k, v)));
+                objects.push((place.0, place.1, entries));
+                objects.len() - 1
+            }
+        };
+        objects[at]
+            .2
+            .iter()
+            .rev()
+            .find(|(k, _)| same_key(k, key))
+            .map(|(_, v)| *v)
+    }
 }
 
 impl fmt::Debug for LazyRecord<'_> {
@@ -252,7 +287,11 @@ impl<'a> LazyRecord<'a> {
                 message: "unexpected characters after the end of the object".into(),
             });
         }
-        Ok(LazyRecord { bytes, entries })
+        Ok(LazyRecord {
+            bytes,
+            entries,
+            nested: NestedCache::default(),
+        })
     }
 
     /// The record's bytes.
@@ -301,7 +340,7 @@ impl<'a> LazyRecord<'a> {
         }
         for (dot, _) in path.match_indices('.') {
             if let Some(head) = self.get_key(&path[..dot])
-                && let Some(found) = descend(head, &path[dot + 1..])
+                && let Some(found) = descend_with(head, &path[dot + 1..], Some(&self.nested))
             {
                 return Some(found);
             }
@@ -487,10 +526,22 @@ fn object_get<'a>(raw: &'a [u8], key: &str) -> Option<&'a [u8]> {
 }
 
 /// Plain dotted descent below a value; numeric segments index arrays.
-fn descend<'a>(mut value: JsonRef<'a>, path: &str) -> Option<JsonRef<'a>> {
+fn descend<'a>(value: JsonRef<'a>, path: &str) -> Option<JsonRef<'a>> {
+    descend_with(value, path, None)
+}
+
+/// [`descend`], remembering the objects it looks into in `cache` when there is one.
+fn descend_with<'a>(
+    mut value: JsonRef<'a>,
+    path: &str,
+    cache: Option<&NestedCache<'a>>,
+) -> Option<JsonRef<'a>> {
     for segment in path.split('.') {
         value = match value.kind() {
-            JsonKind::Object => JsonRef(object_get(value.0, segment)?),
+            JsonKind::Object => JsonRef(match cache {
+                Some(cache) => cache.get(value.0, segment)?,
+                None => object_get(value.0, segment)?,
+            }),
             JsonKind::Array => {
                 let index: usize = segment.parse().ok()?;
                 Items::new(value.0, 0).nth(index)?.ok().map(JsonRef)?
@@ -915,6 +966,7 @@ fn collect_by_ops<'a>(
     ops: &[PathOp<'_>],
     out: &mut Vec<EventValue<'a>>,
     depth: usize,
+    cache: &NestedCache<'a>,
 ) {
     let Some((op, rest)) = ops.split_first() else {
         out.push(event_value(current, MAX_VALUE_DEPTH));
@@ -925,17 +977,19 @@ fn collect_by_ops<'a>(
     }
     match (op, current.first()) {
         (PathOp::Key(key), Some(b'{')) => {
-            if let Some(next) = object_get(current, key) {
-                collect_by_ops(next, rest, out, depth - 1);
+            if let Some(next) = cache.get(current, key) {
+                collect_by_ops(next, rest, out, depth - 1, cache);
             }
         }
         (PathOp::Key(_), Some(b'[')) => {
-            for_each_item(current, |item| collect_by_ops(item.0, ops, out, depth - 1));
+            for_each_item(current, |item| {
+                collect_by_ops(item.0, ops, out, depth - 1, cache)
+            });
         }
         (PathOp::Index(i), Some(b'[')) => {
             let items = JsonRef(current).array_items();
             if let Some(idx) = resolve_array_index(*i, items.len()) {
-                collect_by_ops(items[idx].0, rest, out, depth - 1);
+                collect_by_ops(items[idx].0, rest, out, depth - 1, cache);
             }
         }
         _ => {}
@@ -1010,7 +1064,7 @@ impl Event for LazyRecord<'_> {
         if let PathOp::Key(key) = first
             && let Some(value) = self.get_key(key)
         {
-            collect_by_ops(value.0, rest, &mut collected, MAX_VALUE_DEPTH);
+            collect_by_ops(value.0, rest, &mut collected, MAX_VALUE_DEPTH, &self.nested);
         }
         match collected.len() {
             0 => None,

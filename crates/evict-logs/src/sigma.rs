@@ -159,7 +159,7 @@ pub struct SigmaSet {
     /// Each rule's embedded example events (`rsigma.exemplars`), as JSON text.
     examples: Vec<(usize, Example)>,
     problems: Vec<RuleProblem>,
-    engines: Vec<(SourceKind, Engine)>,
+    sources: Vec<SourceRules>,
     /// rsigma reports a hit by the rule's key attribute; this maps it back.
     index_of: HashMap<String, usize>,
 }
@@ -170,6 +170,91 @@ impl std::fmt::Debug for SigmaSet {
             .field("rules", &self.rules.len())
             .field("problems", &self.problems.len())
             .finish()
+    }
+}
+
+/// The field each log source names its action in: rules that select on it are only evaluated
+/// on events whose action they name (see [`crate::gate`]).
+fn gate_field(kind: SourceKind) -> Option<&'static str> {
+    match kind {
+        SourceKind::CloudTrail => Some("eventName"),
+        SourceKind::Okta => Some("eventType"),
+        SourceKind::GitHub => Some("action"),
+        SourceKind::JsonLines => None,
+    }
+}
+
+/// The rules that run on one log source: those a field's value bounds (almost always the action),
+/// looked up by that value, and the rest in an rsigma engine (whose own index narrows them per
+/// event).
+struct SourceRules {
+    kind: SourceKind,
+    /// One entry per gating field, the action field first.
+    gates: Vec<FieldGate>,
+    /// Rule index and compiled rule.
+    gated: Vec<(usize, rsigma_eval::CompiledRule)>,
+    open: Engine,
+}
+
+/// Rules bounded by the value of one field.
+struct FieldGate {
+    field: String,
+    /// Lower-cased value to positions in `gated`.
+    exact: ahash::AHashMap<String, Vec<usize>>,
+    /// Lower-cased prefix and position in `gated`.
+    prefixes: Vec<(String, usize)>,
+}
+
+impl SourceRules {
+    fn new(kind: SourceKind) -> Self {
+        SourceRules {
+            kind,
+            gates: Vec::new(),
+            gated: Vec::new(),
+            open: Engine::new(),
+        }
+    }
+
+    fn add(
+        &mut self,
+        index: usize,
+        compiled: rsigma_eval::CompiledRule,
+        gate: Option<(String, crate::gate::Gate)>,
+    ) {
+        let Some((field, gate)) = gate else {
+            self.open.add_compiled_rule(compiled);
+            return;
+        };
+        let at = self.gated.len();
+        self.gated.push((index, compiled));
+        let slot = match self.gates.iter().position(|g| g.field == field) {
+            Some(slot) => slot,
+            None => {
+                let action = gate_field(self.kind) == Some(field.as_str());
+                let entry = FieldGate {
+                    field,
+                    exact: ahash::AHashMap::default(),
+                    prefixes: Vec::new(),
+                };
+                if action {
+                    self.gates.insert(0, entry);
+                    0
+                } else {
+                    self.gates.push(entry);
+                    self.gates.len() - 1
+                }
+            }
+        };
+        let entry = &mut self.gates[slot];
+        for value in gate.exact {
+            let list = entry.exact.entry(value).or_default();
+            if !list.contains(&at) {
+                list.push(at);
+            }
+        }
+        for prefix in gate.prefixes {
+            entry.prefixes.push((prefix, at));
+        }
     }
 }
 
@@ -381,10 +466,10 @@ impl SigmaSet {
             rules: Vec::new(),
             examples: Vec::new(),
             problems: Vec::new(),
-            engines: Vec::new(),
+            sources: Vec::new(),
             index_of: HashMap::new(),
         };
-        let mut engines: BTreeMap<SourceKind, Engine> = BTreeMap::new();
+        let mut engines: BTreeMap<SourceKind, SourceRules> = BTreeMap::new();
         for text in texts {
             let collection = match rsigma_parser::parse_sigma_yaml(&text.text) {
                 Ok(c) => c,
@@ -427,7 +512,7 @@ impl SigmaSet {
                 set.add_rule(text, rule, name, jsonl_logsource, &mut engines);
             }
         }
-        set.engines = engines.into_iter().collect();
+        set.sources = engines.into_values().collect();
         set
     }
 
@@ -437,7 +522,7 @@ impl SigmaSet {
         rule: &SigmaRule,
         name: String,
         jsonl_logsource: Option<&DeclaredLogSource>,
-        engines: &mut BTreeMap<SourceKind, Engine>,
+        engines: &mut BTreeMap<SourceKind, SourceRules>,
     ) {
         let runs_on = source_for(&rule.logsource, jsonl_logsource);
         let (tactics, techniques) = attack(&rule.tags);
@@ -477,7 +562,11 @@ impl SigmaSet {
         match runs_on {
             Some(_) if meta_severity < self.min_severity => self.below_severity += 1,
             Some(kind) => {
-                engines.entry(kind).or_default().add_compiled_rule(compiled);
+                let gate = gate_field(kind).and_then(|field| crate::gate::best_gate(rule, field));
+                engines
+                    .entry(kind)
+                    .or_insert_with(|| SourceRules::new(kind))
+                    .add(index, compiled, gate);
             }
             None => self.problems.push(RuleProblem {
                 origin: text.origin.clone(),
@@ -608,19 +697,72 @@ impl SigmaSet {
 
     /// How many rules run on each log source.
     pub fn runnable(&self) -> BTreeMap<SourceKind, usize> {
-        self.engines
+        self.sources
             .iter()
-            .map(|(k, e)| (*k, e.rule_count()))
+            .map(|s| (s.kind, s.gated.len() + s.open.rule_count()))
             .collect()
     }
 }
 
 impl HuntEngine for SigmaSet {
     fn evaluate(&self, kind: SourceKind, record: &dyn RecordFields, hits: &mut Vec<usize>) {
-        let Some((_, engine)) = self.engines.iter().find(|(k, _)| *k == kind) else {
+        let Some(rules) = self.sources.iter().find(|s| s.kind == kind) else {
             return;
         };
-        for result in engine.evaluate(&Dyn(record)) {
+        let event = Dyn(record);
+        for gate in &rules.gates {
+            let Some(value) = record.get_field(&gate.field) else {
+                continue;
+            };
+            let mut check = |text: &str| {
+                // Actions are short ASCII: lower-case them on the stack, not the heap.
+                let mut stack = [0u8; 64];
+                let owned;
+                let value: &str = match stack.get_mut(..text.len()) {
+                    Some(slot) if text.is_ascii() => {
+                        slot.copy_from_slice(text.as_bytes());
+                        slot.make_ascii_lowercase();
+                        std::str::from_utf8(slot).unwrap_or_default()
+                    }
+                    _ => {
+                        owned = text.to_lowercase();
+                        &owned
+                    }
+                };
+                let named = gate.exact.get(value).into_iter().flatten();
+                let prefixed = gate
+                    .prefixes
+                    .iter()
+                    .filter(|(p, _)| value.starts_with(p.as_str()))
+                    .map(|(_, at)| at);
+                for &at in named.chain(prefixed) {
+                    let (index, compiled) = &rules.gated[at];
+                    if !hits.contains(index)
+                        && rsigma_eval::evaluate_rule(compiled, &event).is_some()
+                    {
+                        hits.push(*index);
+                    }
+                }
+            };
+            match &value {
+                rsigma_eval::EventValue::Array(items) => {
+                    for item in items {
+                        if let Some(text) = item.as_str() {
+                            check(&text);
+                        }
+                    }
+                }
+                other => {
+                    if let Some(text) = other.as_str() {
+                        check(&text);
+                    }
+                }
+            }
+        }
+        if rules.open.rule_count() == 0 {
+            return;
+        }
+        for result in rules.open.evaluate(&event) {
             let index = result
                 .header
                 .custom_attributes

@@ -2,7 +2,9 @@
 //! user agents, actions and failures — what a revocation would break, and whether a dead
 //! credential is still being tried.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use ahash::AHashMap as HashMap;
 
 use evict_model::{Event, Outcome, Usage};
 use serde::Serialize;
@@ -52,7 +54,7 @@ impl UsageBook {
             Some(at) => at,
             None => {
                 self.entries
-                    .push((provider.to_string(), subject, HashMap::new()));
+                    .push((provider.to_string(), subject, HashMap::default()));
                 self.entries.len() - 1
             }
         };
