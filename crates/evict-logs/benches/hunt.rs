@@ -222,6 +222,7 @@ fn duckdb(file: &Path, conditions: &[String]) -> Option<(f64, u64, f64)> {
         "import duckdb, time, resource, sys\n\
          con = duckdb.connect()\n\
          con.execute('SET threads = 2')\n\
+         con.execute('SET enable_progress_bar = false')\n\
          t = time.time()\n\
          n = con.execute(sys.argv[1]).fetchone()[0]\n\
          s = time.time() - t\n\
@@ -239,8 +240,19 @@ fn duckdb(file: &Path, conditions: &[String]) -> Option<(f64, u64, f64)> {
         return None;
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let f: Vec<&str> = text.split_whitespace().collect();
-    Some((f[0].parse().ok()?, f[1].parse().ok()?, f[2].parse().ok()?))
+    let last = text.lines().last().unwrap_or_default();
+    let f: Vec<&str> = last.split_whitespace().collect();
+    let parsed = (|| {
+        Some((
+            f.first()?.parse().ok()?,
+            f.get(1)?.parse().ok()?,
+            f.get(2)?.parse().ok()?,
+        ))
+    })();
+    if parsed.is_none() {
+        eprintln!("duckdb printed something unexpected: {text}");
+    }
+    parsed
 }
 
 fn generate(events: u64, shape: CloudTrailShape, dest: &Path) {

@@ -623,6 +623,11 @@ impl HuntState {
         ) else {
             return;
         };
+        // Sessions are judged by when they were issued (above); keeping a baseline for each
+        // would make memory grow with the logs.
+        if crate::usage::is_session(event) {
+            return;
+        }
         if event.time < compromised {
             match self.baseline.get_mut(credential.as_str()) {
                 Some(sources) => {

@@ -36,6 +36,30 @@ impl Subject {
     }
 }
 
+/// Whether the event's credential is a short-lived session rather than a credential of its own.
+pub fn is_session(event: &Event) -> bool {
+    matches!(
+        event.credential_kind.as_deref(),
+        Some("temporary_key" | "session")
+    )
+}
+
+/// The role an assumed-role session ARN belongs to
+/// (`arn:aws:sts::123456789012:assumed-role/Deploy/session-1` → `…:assumed-role/Deploy`);
+/// any other actor as it is.
+pub fn session_holder(actor: &str) -> &str {
+    match actor.find(":assumed-role/") {
+        Some(at) => {
+            let role_start = at + ":assumed-role/".len();
+            match actor[role_start..].find('/') {
+                Some(slash) => &actor[..role_start + slash],
+                None => actor,
+            }
+        }
+        None => actor,
+    }
+}
+
 /// Usage per (provider, subject kind, native id). Nested by provider and id so that counting
 /// an event for a subject already seen allocates nothing.
 #[derive(Debug, Default)]
@@ -96,13 +120,20 @@ fn fold(into: &mut Usage, from: Usage) {
 
 impl UsageBook {
     /// Counts one event for its credential and its actor.
+    ///
+    /// Short-lived session credentials (AWS `ASIA…` keys, Okta sessions) are counted under the
+    /// identity that holds them, not one by one, and an assumed-role session under its role:
+    /// every session is new, so counting each would make memory grow with the logs, and what a
+    /// responder revokes is the role's sessions, not one key.
     pub fn record(&mut self, event: &Event) {
         let provider = event.provider.as_str();
-        if let Some(credential) = &event.credential_native_id {
+        if let Some(credential) = &event.credential_native_id
+            && !is_session(event)
+        {
             self.count(provider, Subject::Credential, credential, event);
         }
         if let Some(actor) = &event.actor_name {
-            self.count(provider, Subject::Identity, actor, event);
+            self.count(provider, Subject::Identity, session_holder(actor), event);
         }
     }
 
@@ -183,4 +214,22 @@ pub struct UsageRow {
     /// The aggregates.
     #[serde(flatten)]
     pub usage: Usage,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_count_under_their_role() {
+        assert_eq!(
+            session_holder("arn:aws:sts::123456789012:assumed-role/Deploy/session-1"),
+            "arn:aws:sts::123456789012:assumed-role/Deploy"
+        );
+        assert_eq!(
+            session_holder("arn:aws:iam::123456789012:user/alice"),
+            "arn:aws:iam::123456789012:user/alice"
+        );
+        assert_eq!(session_holder("arn:aws:sts::1:assumed-role/NoSession"), "arn:aws:sts::1:assumed-role/NoSession");
+    }
 }
