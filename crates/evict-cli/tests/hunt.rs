@@ -576,6 +576,42 @@ fn without_a_window_or_indicators_only_the_sigma_footholds_are_found() {
             .all(|h| h.get("window").is_none())
     );
     assert!(truth.planted().count() > 20);
+
+    // --since / --until keep only the events in between, and say how many were left out.
+    let run = env.run(&[
+        "hunt",
+        dir.to_str().unwrap(),
+        "--no-sigmahq",
+        "--since",
+        evict_testkit::logs::COMPROMISED_AT,
+        "--until",
+        evict_testkit::logs::PATCHED_AT,
+        "--format",
+        "json",
+    ]);
+    let inside = run.json();
+    let since: jiff::Timestamp = evict_testkit::logs::COMPROMISED_AT.parse().unwrap();
+    let until: jiff::Timestamp = evict_testkit::logs::PATCHED_AT.parse().unwrap();
+    let hits = inside["hits"].as_array().unwrap();
+    assert!(!hits.is_empty());
+    for hit in hits {
+        let t: jiff::Timestamp = hit["time"].as_str().unwrap().parse().unwrap();
+        assert!(since <= t && t < until, "{t} is outside --since/--until");
+    }
+    let summary = &inside["summary"];
+    assert!(summary["filtered"].as_u64().unwrap() > 0);
+    assert_eq!(
+        summary["filtered"].as_u64().unwrap() + summary["events"].as_u64().unwrap(),
+        report["summary"]["events"].as_u64().unwrap()
+    );
+    // The look-alike user made before the compromise is gone; the backdoor user stays.
+    let created = |r: &Value| {
+        hits_of(r)
+            .iter()
+            .filter(|(rule, _)| rule == "aws-iam-user-created")
+            .count()
+    };
+    assert_eq!((created(&report), created(&inside)), (2, 1));
 }
 
 #[test]

@@ -193,7 +193,23 @@ struct SourceRules {
     gates: Vec<FieldGate>,
     /// Rule index and compiled rule.
     gated: Vec<(usize, rsigma_eval::CompiledRule)>,
+    /// Rules no field bounds: evaluated one by one when they are few, else through `open`.
+    open_rules: Vec<(usize, rsigma_eval::CompiledRule)>,
     open: Engine,
+}
+
+/// Up to this many ungated rules are evaluated directly; more go through rsigma's engine, whose
+/// candidate index then pays for itself.
+const DIRECT_OPEN_RULES: usize = 8;
+
+/// Whether `rule` matches `event`. Cheaper than `evaluate_rule`, which also builds the match
+/// details Evict does not use.
+fn rule_matches(rule: &rsigma_eval::CompiledRule, event: &impl SigmaEvent) -> bool {
+    let mut selections = Vec::new();
+    rule.conditions.iter().any(|condition| {
+        selections.clear();
+        rsigma_eval::compiler::eval_condition(condition, &rule.detections, event, &mut selections)
+    })
 }
 
 /// Rules bounded by the value of one field.
@@ -211,6 +227,7 @@ impl SourceRules {
             kind,
             gates: Vec::new(),
             gated: Vec::new(),
+            open_rules: Vec::new(),
             open: Engine::new(),
         }
     }
@@ -222,6 +239,7 @@ impl SourceRules {
         gate: Option<(String, crate::gate::Gate)>,
     ) {
         let Some((field, gate)) = gate else {
+            self.open_rules.push((index, compiled.clone()));
             self.open.add_compiled_rule(compiled);
             return;
         };
@@ -759,7 +777,12 @@ impl HuntEngine for SigmaSet {
                 }
             }
         }
-        if rules.open.rule_count() == 0 {
+        if rules.open_rules.len() <= DIRECT_OPEN_RULES {
+            for (index, compiled) in &rules.open_rules {
+                if rule_matches(compiled, &event) {
+                    hits.push(*index);
+                }
+            }
             return;
         }
         for result in rules.open.evaluate(&event) {
@@ -810,6 +833,35 @@ mod tests {
                 rule.name
             );
         }
+    }
+
+    /// `rules/sigmahq` is a copy of the shared SigmaHQ set; when that set is next to the
+    /// checkout, the copy must be the same, file for file.
+    #[test]
+    fn the_shipped_copy_is_the_shared_sigmahq_set() {
+        let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/sigma/rules");
+        if !shared.is_dir() {
+            return;
+        }
+        let (theirs, problems) = rules_from_dir(&shared);
+        assert!(problems.is_empty());
+        let ours = builtin_sigmahq();
+        assert_eq!(ours.len(), theirs.len());
+        let mut ours: Vec<&str> = ours.iter().map(|r| r.text.as_str()).collect();
+        let mut theirs: Vec<&str> = theirs.iter().map(|r| r.text.as_str()).collect();
+        ours.sort_unstable();
+        theirs.sort_unstable();
+        assert!(
+            ours == theirs,
+            "rules/sigmahq differs from ../shared/sigma/rules"
+        );
+        // And every rule there loads.
+        let set = SigmaSet::load(&rules_from_dir(&shared).0, None);
+        assert!(
+            set.problems().iter().all(|p| p.unsupported),
+            "{:?}",
+            set.problems()
+        );
     }
 
     #[test]
@@ -875,5 +927,77 @@ mod pack_tests {
                 .to_string()
                 .contains("example 'says-match-but-is-not': should match but does not")
         );
+    }
+}
+
+#[cfg(test)]
+mod gate_tests {
+    use super::*;
+
+    /// Gating (by action or another exact field) and direct evaluation must find exactly what
+    /// rsigma's own engine finds with every rule loaded: a differential test over the testkit's
+    /// logs of all three sources.
+    #[test]
+    fn gated_evaluation_finds_what_the_full_engine_finds() {
+        use evict_testkit::logs::{ExportShape, write_cloudtrail_to, write_github, write_okta};
+        let set = SigmaSet::standard(&[], true, true, None);
+        let mut reference: BTreeMap<SourceKind, Engine> = BTreeMap::new();
+        for (index, rule) in set.rules.iter().enumerate() {
+            let Some(kind) = rule.runs_on else { continue };
+            let text = builtin_hunts()
+                .into_iter()
+                .chain(builtin_sigmahq())
+                .find(|t| t.origin == rule.origin)
+                .expect("the rule's file");
+            let parsed = rsigma_parser::parse_sigma_yaml(&text.text).expect("parses");
+            let mut keyed = parsed.rules[0].clone();
+            keyed.custom_attributes.insert(
+                KEY_ATTRIBUTE.into(),
+                yaml_serde::Value::String(index.to_string()),
+            );
+            let compiled = rsigma_eval::compile_rule(&keyed).expect("compiles");
+            reference
+                .entry(kind)
+                .or_default()
+                .add_compiled_rule(compiled);
+        }
+        let mut logs: Vec<(SourceKind, Vec<u8>)> = Vec::new();
+        let mut out = Vec::new();
+        write_cloudtrail_to(5, 20_000, &Default::default(), &mut out).expect("written");
+        logs.push((SourceKind::CloudTrail, out));
+        let mut out = Vec::new();
+        write_okta(5, 5_000, ExportShape::JsonLines, &mut out).expect("written");
+        logs.push((SourceKind::Okta, out));
+        let mut out = Vec::new();
+        write_github(5, 5_000, ExportShape::JsonLines, &mut out).expect("written");
+        logs.push((SourceKind::GitHub, out));
+        let mut compared = 0;
+        let mut matched = 0;
+        for (kind, bytes) in &logs {
+            for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                let record = crate::record::LazyRecord::parse(line).expect("a record");
+                let mut ours = Vec::new();
+                set.evaluate(*kind, &record, &mut ours);
+                ours.sort_unstable();
+                let mut theirs: Vec<usize> = reference[kind]
+                    .evaluate(&Dyn(&record))
+                    .iter()
+                    .filter_map(|r| {
+                        r.header
+                            .custom_attributes
+                            .get(KEY_ATTRIBUTE)?
+                            .as_str()?
+                            .parse()
+                            .ok()
+                    })
+                    .collect();
+                theirs.sort_unstable();
+                assert_eq!(ours, theirs, "{}", String::from_utf8_lossy(line));
+                compared += 1;
+                matched += usize::from(!ours.is_empty());
+            }
+        }
+        assert_eq!(compared, 30_000);
+        assert!(matched > 1_000, "only {matched} records matched anything");
     }
 }

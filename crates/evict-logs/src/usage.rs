@@ -230,6 +230,9 @@ mod tests {
             session_holder("arn:aws:iam::123456789012:user/alice"),
             "arn:aws:iam::123456789012:user/alice"
         );
-        assert_eq!(session_holder("arn:aws:sts::1:assumed-role/NoSession"), "arn:aws:sts::1:assumed-role/NoSession");
+        assert_eq!(
+            session_holder("arn:aws:sts::1:assumed-role/NoSession"),
+            "arn:aws:sts::1:assumed-role/NoSession"
+        );
     }
 }
