@@ -378,7 +378,21 @@ type Key<'a> = Cow<'a, [u8]>;
 #[inline]
 fn same_key(key: &[u8], wanted: &str) -> bool {
     let wanted = wanted.as_bytes();
-    key.len() == wanted.len() && key.first() == wanted.first() && key == wanted
+    let n = key.len();
+    if n != wanted.len() {
+        return false;
+    }
+    // Field names are short: compare them with two overlapping 8-byte loads, not a memcmp call
+    // (keys of one length often share their first letters: eventName, eventTime, eventType).
+    if n >= 8 {
+        let word =
+            |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or_default());
+        if word(key, 0) != word(wanted, 0) || word(key, n - 8) != word(wanted, n - 8) {
+            return false;
+        }
+        return n <= 16 || key[8..n - 8] == wanted[8..n - 8];
+    }
+    key.iter().zip(wanted).all(|(a, b)| a == b)
 }
 
 /// Bytes as text: borrowed when they are UTF-8, with U+FFFD for invalid bytes otherwise.
@@ -961,6 +975,40 @@ fn resolve_array_index(index: i64, len: usize) -> Option<usize> {
     }
 }
 
+/// Plain dotted paths with fewer dots than this take the fast path of `get_field`.
+const PLAIN_PATH_SEGMENTS: usize = 8;
+
+/// [`collect_by_ops`] for a plain dotted path: every segment an object key (distributing over
+/// arrays), none escaped.
+fn collect_by_keys<'a>(
+    current: &'a [u8],
+    keys: &[&str],
+    out: &mut Vec<EventValue<'a>>,
+    depth: usize,
+    cache: &NestedCache<'a>,
+) {
+    let Some((key, rest)) = keys.split_first() else {
+        out.push(event_value(current, MAX_VALUE_DEPTH));
+        return;
+    };
+    if depth == 0 {
+        return;
+    }
+    match current.first() {
+        Some(b'{') => {
+            if let Some(next) = cache.get(current, key) {
+                collect_by_keys(next, rest, out, depth - 1, cache);
+            }
+        }
+        Some(b'[') => {
+            for_each_item(current, |item| {
+                collect_by_keys(item.0, keys, out, depth - 1, cache)
+            });
+        }
+        _ => {}
+    }
+}
+
 fn collect_by_ops<'a>(
     current: &'a [u8],
     ops: &[PathOp<'_>],
@@ -1048,8 +1096,37 @@ impl Event for LazyRecord<'_> {
         if let Some(found) = self.get_key(path) {
             return Some(found.event_value());
         }
-        if !(path.contains('.') || path.contains('[') || path.contains('\\')) {
+        let (mut dots, mut special) = (0usize, false);
+        for b in path.bytes() {
+            match b {
+                b'.' => dots += 1,
+                b'[' | b'\\' => special = true,
+                _ => {}
+            }
+        }
+        if dots == 0 && !special {
             return None;
+        }
+        if !special && dots < PLAIN_PATH_SEGMENTS {
+            // A plain dotted path (almost every Sigma field): no escapes or indexes to parse.
+            let mut segments = [""; PLAIN_PATH_SEGMENTS];
+            for (slot, segment) in segments.iter_mut().zip(path.split('.')) {
+                *slot = segment;
+            }
+            let value = self.get_key(segments[0])?;
+            let mut collected = Vec::new();
+            collect_by_keys(
+                value.0,
+                &segments[1..=dots],
+                &mut collected,
+                MAX_VALUE_DEPTH,
+                &self.nested,
+            );
+            return match collected.len() {
+                0 => None,
+                1 => collected.pop(),
+                _ => Some(EventValue::Array(collected)),
+            };
         }
         if let Some(root) = path_root_key(path)
             && self.get_key(&root).is_none()
@@ -1112,6 +1189,34 @@ impl Event for LazyRecord<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_compare_exactly_at_every_length() {
+        let names = [
+            "",
+            "a",
+            "ab",
+            "eventNam",
+            "eventName",
+            "eventTime",
+            "eventType",
+            "requestParameters",
+            "requestParametert",
+            "sessionContext.attributes",
+            "userIdentity",
+            "userIdentitY",
+            "responseElements",
+            "xesponseElements",
+            "1234567",
+            "12345678",
+            "123456789",
+        ];
+        for a in names {
+            for b in names {
+                assert_eq!(same_key(a.as_bytes(), b), a == b, "{a:?} vs {b:?}");
+            }
+        }
+    }
 
     #[test]
     fn top_level_and_nested_lookups() {
