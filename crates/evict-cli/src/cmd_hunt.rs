@@ -36,6 +36,7 @@ struct Summary {
     bytes: u64,
     events: u64,
     filtered: u64,
+    window_unjudged: u64,
     skipped: u64,
     skipped_by_reason: std::collections::BTreeMap<String, u64>,
     hits: u64,
@@ -144,7 +145,10 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
         );
     }
 
-    let (files, mut walk) = evict_logs::read::input_files(&args.paths);
+    let (mut files, mut walk) = evict_logs::read::input_files(&args.paths);
+    // A file named twice (a folder and a file inside it) is hunted once.
+    let mut seen = std::collections::HashSet::new();
+    files.retain(|f| seen.insert(f.canonicalize().unwrap_or_else(|_| f.clone())));
     let normalizer = Normalizer::new(mapping);
     let progress = Progress::default();
     let started = Instant::now();
@@ -166,6 +170,16 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
         let store = crate::open_store().await?;
         let log_set = log_set(&args.paths);
         let hits: Vec<_> = report.hits.iter().map(stored_hit).collect();
+        let not_stored = summary_hits_total(&report) - hits.len() as u64;
+        if not_stored > 0 {
+            output::note(
+                ctx.quiet,
+                &format!(
+                    "{not_stored} hits beyond --max-hits-per-rule are counted but not stored \
+                     (--max-hits-per-rule 0 stores all)"
+                ),
+            );
+        }
         let rows: Vec<_> = usage.iter().map(stored_usage).collect();
         let summary = store.record_hunt(&log_set, &hits, &rows, ctx.now).await;
         store.close().await;
@@ -182,6 +196,7 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
         bytes: read.bytes,
         events: report.events,
         filtered: report.filtered,
+        window_unjudged: report.unjudged,
         skipped,
         skipped_by_reason: read.skipped_by_reason.clone(),
         hits: report.hits_by_rule.values().sum(),
@@ -217,11 +232,14 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
     if read.files == 0 && read.problem_count > 0 {
         bail!("no log file could be read");
     }
-    Ok(if summary_hits == 0 && read.problem_count == 0 {
-        Outcome::Ok
-    } else {
-        Outcome::Attention
-    })
+    // A rule that did not load is a hole in the hunt: never an all-clear.
+    Ok(
+        if summary_hits == 0 && read.problem_count == 0 && rule_errors.is_empty() {
+            Outcome::Ok
+        } else {
+            Outcome::Attention
+        },
+    )
 }
 
 /// The name a hunt's usage rows are stored under: the canonical input paths.
@@ -249,6 +267,10 @@ pub(crate) fn stored_usage(row: &UsageRow) -> evict_store::StoredUsage {
     }
 }
 
+fn summary_hits_total(report: &hunt::HuntReport) -> u64 {
+    report.hits_by_rule.values().sum()
+}
+
 pub(crate) fn stored_hit(hit: &Hit) -> evict_store::StoredHit {
     evict_store::StoredHit {
         rule: hit.rule.clone(),
@@ -266,7 +288,12 @@ pub(crate) fn stored_hit(hit: &Hit) -> evict_store::StoredHit {
         user_agent: hit.user_agent.clone(),
         summary: hit.summary.clone(),
         event_id: hit.event_id.clone(),
-        raw: hit.raw.clone(),
+        // The same record reached as `logs/a.json` or `./logs/a.json` is one stored hit.
+        raw: evict_model::RawPointer {
+            file: std::fs::canonicalize(&hit.raw.file)
+                .map_or_else(|_| hit.raw.file.clone(), |p| p.display().to_string()),
+            offset: hit.raw.offset,
+        },
     }
 }
 
@@ -341,6 +368,13 @@ fn summary_line(s: &Summary, stored: Option<&evict_store::HuntStoreSummary>) -> 
         s.rules_below_min_severity,
         s.rules_unsupported,
     );
+    if s.window_unjudged > 0 {
+        line.push_str(&format!(
+            "; {} uses after the patch not judged by the window hunts (too many sessions or \
+             sources to keep; narrow with --since/--until)",
+            s.window_unjudged
+        ));
+    }
     if s.filtered > 0 {
         line.push_str(&format!("; {} events outside --since/--until", s.filtered));
     }

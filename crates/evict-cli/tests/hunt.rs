@@ -687,3 +687,128 @@ fn json_lines_with_a_declared_logsource_run_the_rules_written_for_it() {
         typo.stderr
     );
 }
+
+fn okta(time: &str, session: &str, ip: &str, uuid: &str) -> Value {
+    json!({
+        "uuid": uuid,
+        "published": time,
+        "eventType": "user.session.access_admin_app",
+        "actor": {"id": "00u1", "type": "User", "alternateId": "ops-admin@example.com"},
+        "client": {"ipAddress": ip, "userAgent": {"rawUserAgent": "Mozilla/5.0"}},
+        "authenticationContext": {"externalSessionId": session},
+        "outcome": {"result": "SUCCESS"},
+        "transaction": {"type": "WEB", "id": format!("tx-{uuid}")},
+    })
+}
+
+#[test]
+fn sessions_without_an_issue_time_seen_in_the_window_and_used_after_the_patch_are_found() {
+    let env = Env::new();
+    env.write(
+        "okta.jsonl",
+        lines(&[
+            okta(
+                "2026-05-23T10:00:00.000Z",
+                "sess-attacker",
+                "203.0.113.66",
+                "u1",
+            ),
+            okta(
+                "2026-05-27T10:00:00.000Z",
+                "sess-attacker",
+                "198.51.100.9",
+                "u2",
+            ),
+            okta(
+                "2026-05-27T11:00:00.000Z",
+                "sess-attacker",
+                "198.51.100.9",
+                "u3",
+            ),
+            okta("2026-05-28T10:00:00.000Z", "sess-new", "192.0.2.7", "u4"),
+        ]),
+    );
+    let logs = env.path("okta.jsonl");
+    let logs = logs.to_str().unwrap();
+    let run = env.run(&[
+        "hunt",
+        logs,
+        logs, // named twice: hunted once
+        "--compromised-at",
+        "2026-05-22",
+        "--patched-at",
+        "2026-05-26",
+        "--format",
+        "json",
+    ]);
+    let report = run.json();
+    assert_eq!(
+        report["summary"]["events"],
+        json!(4),
+        "the file is read once"
+    );
+    let sessions: Vec<String> = hits_of(&report)
+        .into_iter()
+        .filter(|(rule, _)| rule == "session-issued-before-patch-used-after")
+        .map(|(_, id)| id)
+        .collect();
+    // The window's session is reported at its first use after the patch; a session that began
+    // after the patch is not.
+    assert_eq!(sessions, vec!["u2".to_string()]);
+}
+
+#[test]
+fn a_rule_that_did_not_load_is_never_an_all_clear_and_stored_hits_are_not_duplicated() {
+    let env = Env::new();
+    let record = cloudtrail(
+        "2026-05-23T10:00:00Z",
+        "CreateUser",
+        "ci-deploy",
+        "AKIA-TEST-0001",
+        "192.0.2.10",
+        json!({"requestParameters": {"userName": "x"}}),
+    );
+    env.write(
+        "logs/quiet.jsonl",
+        lines(&[cloudtrail(
+            "2026-05-23T10:00:00Z",
+            "ListBuckets",
+            "ci-deploy",
+            "AKIA-TEST-0001",
+            "192.0.2.10",
+            json!({}),
+        )]),
+    );
+    env.write("rules/broken.yml", "title: [unclosed\n");
+    let run = env.run(&[
+        "hunt",
+        env.path("logs").to_str().unwrap(),
+        "--no-sigmahq",
+        "--rules",
+        env.path("rules").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        run.code, 1,
+        "no hits, but a rule did not load: {}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("broken.yml"), "{}", run.stderr);
+
+    env.write("logs/a.jsonl", lines(&[record]));
+    let store = |path: &str| {
+        let run = env.run_with(
+            &["hunt", path, "--no-sigmahq", "--store", "--format", "json"],
+            &[],
+        );
+        run.json()["stored"].clone()
+    };
+    let first = store(env.path("logs").to_str().unwrap());
+    assert_eq!(first["hits_new"], json!(1));
+    let dotted = format!("{}/./logs", env.dir.path().display());
+    let again = store(&dotted);
+    assert_eq!(
+        (again["hits_new"].clone(), again["hits_again"].clone()),
+        (json!(0), json!(1)),
+        "the same record under another spelling of its path is the same hit"
+    );
+}

@@ -158,10 +158,11 @@ fn item_gate(item: &DetectionItem) -> Option<Gate> {
                 }
             }
         }
-        if head.is_empty() {
+        // Non-ASCII gate values would need Unicode case folding to be sound: no gate.
+        if head.is_empty() || !head.is_ascii() {
             return None;
         }
-        let head = head.to_lowercase();
+        let head = head.to_ascii_lowercase();
         if prefix_only || wildcard {
             gate.prefixes.push(head);
         } else {

@@ -335,7 +335,13 @@ pub struct Finished {
     pub events: u64,
     /// Events outside --since/--until.
     pub filtered: u64,
+    /// Uses after the patch the window built-ins could not judge (a state cap was reached).
+    pub unjudged: u64,
 }
+
+/// Entries kept per kind of window state (sources per credential, sessions, first uses after
+/// the patch): past it, what cannot be judged is counted, so memory stays bounded.
+pub const WINDOW_STATE_CAP: usize = 200_000;
 
 /// Per-thread hunt state; merged when the threads finish.
 #[derive(Debug, Default)]
@@ -349,6 +355,14 @@ pub struct HuntState {
     after_patch: HashMap<String, HashMap<String, Hit>>,
     /// Access keys created during the window (from CreateAccessKey responses).
     created_in_window: HashSet<String>,
+    /// Sessions without an issue time, first seen during the window.
+    window_sessions: HashMap<String, Timestamp>,
+    /// The first use after the patch of each session without an issue time.
+    late_sessions: HashMap<String, Hit>,
+    /// Credentials with more pre-window sources than are kept: not judged for new sources.
+    too_many_sources: HashSet<String>,
+    /// Uses after the patch that could not be judged because a state cap was reached.
+    unjudged: u64,
     /// Events outside --since/--until.
     pub(crate) filtered: u64,
     /// Events normalised and hunted.
@@ -398,6 +412,22 @@ fn field_str(record: &dyn RecordFields, path: &str) -> Option<String> {
         .and_then(|v| v.as_str().map(|s| s.into_owned()))
 }
 
+/// The account of an IAM or STS ARN in any partition (`arn:aws-us-gov:iam::111122223333:root`,
+/// `arn:aws:sts::111122223333:assumed-role/R/s`).
+fn arn_account(arn: &str) -> Option<&str> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam" | "sts"), Some(""), Some(account)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    (partition.starts_with("aws") && !account.is_empty()).then_some(account)
+}
+
 /// The 12-digit AWS account ids named as principals in a trust policy document.
 fn principal_accounts(policy: &str) -> Vec<String> {
     let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy) else {
@@ -434,9 +464,7 @@ fn principal_accounts(policy: &str) -> Vec<String> {
             accounts.push("*".to_string());
         } else if principal.len() == 12 && principal.bytes().all(|b| b.is_ascii_digit()) {
             accounts.push(principal);
-        } else if let Some(rest) = principal.strip_prefix("arn:aws:iam::")
-            && let Some(account) = rest.split(':').next()
-        {
+        } else if let Some(account) = arn_account(&principal) {
             accounts.push(account.to_string());
         }
     }
@@ -623,15 +651,22 @@ impl HuntState {
         ) else {
             return;
         };
-        // Sessions are judged by when they were issued (above); keeping a baseline for each
-        // would make memory grow with the logs.
+        // Sessions are judged by when they were issued (above), or, when the log does not say
+        // (Okta sessions, some ASIA records), by when they were first seen: a session first
+        // seen during the window and still used after the patch. Sessions get no baseline of
+        // sources, which would grow with the logs.
         if crate::usage::is_session(event) {
+            if issued.is_none() {
+                self.session_seen(options, kind, event, credential, compromised, patched);
+            }
             return;
         }
         if event.time < compromised {
             match self.baseline.get_mut(credential.as_str()) {
                 Some(sources) => {
-                    if !sources.contains(source.as_str()) {
+                    if sources.len() >= WINDOW_STATE_CAP {
+                        self.too_many_sources.insert(credential.clone());
+                    } else if !sources.contains(source.as_str()) {
                         sources.insert(source.clone());
                     }
                 }
@@ -646,8 +681,12 @@ impl HuntState {
                 .after_patch
                 .get(credential.as_str())
                 .and_then(|by_source| by_source.get(source.as_str()))
-                .is_some_and(|h| h.time <= event.time);
-            if !earlier {
+                .is_some_and(|h| {
+                    hit_order(h) <= (event.time, event.raw.file.as_str(), event.raw.offset)
+                });
+            if !earlier && self.after_patch.len() >= WINDOW_STATE_CAP {
+                self.unjudged += 1;
+            } else if !earlier {
                 let hit = Self::builtin_hit(
                     options,
                     kind,
@@ -659,6 +698,48 @@ impl HuntState {
                     .entry(credential.clone())
                     .or_default()
                     .insert(source.clone(), hit);
+            }
+        }
+    }
+
+    fn session_seen(
+        &mut self,
+        options: &HuntOptions,
+        kind: SourceKind,
+        event: &Event,
+        session: &str,
+        compromised: Timestamp,
+        patched: Timestamp,
+    ) {
+        if event.time >= compromised && event.time < patched {
+            let room = self.window_sessions.len() < WINDOW_STATE_CAP;
+            match self.window_sessions.get_mut(session) {
+                Some(first) => *first = (*first).min(event.time),
+                None if room => {
+                    self.window_sessions.insert(session.to_string(), event.time);
+                }
+                None => self.unjudged += 1,
+            }
+        } else if event.time >= patched {
+            let here = (event.time, event.raw.file.as_str(), event.raw.offset);
+            match self.late_sessions.get(session) {
+                Some(existing) if hit_order(existing) <= here => {}
+                Some(_) | None
+                    if self.late_sessions.len() < WINDOW_STATE_CAP
+                        || self.late_sessions.contains_key(session) =>
+                {
+                    let hit = Self::builtin_hit(
+                        options,
+                        kind,
+                        event,
+                        "session-issued-before-patch-used-after",
+                        format!(
+                            "session {session} was in use during the window, before the patch at {patched}"
+                        ),
+                    );
+                    self.late_sessions.insert(session.to_string(), hit);
+                }
+                _ => self.unjudged += 1,
             }
         }
     }
@@ -718,7 +799,7 @@ impl HuntState {
             let mine = self.after_patch.entry(credential).or_default();
             for (source, hit) in by_source {
                 match mine.get(&source) {
-                    Some(existing) if existing.time <= hit.time => {}
+                    Some(existing) if hit_order(existing) <= hit_order(&hit) => {}
                     _ => {
                         mine.insert(source, hit);
                     }
@@ -726,6 +807,20 @@ impl HuntState {
             }
         }
         self.created_in_window.extend(other.created_in_window);
+        for (session, first) in other.window_sessions {
+            let slot = self.window_sessions.entry(session).or_insert(first);
+            *slot = (*slot).min(first);
+        }
+        for (session, hit) in other.late_sessions {
+            match self.late_sessions.get(&session) {
+                Some(existing) if hit_order(existing) <= hit_order(&hit) => {}
+                _ => {
+                    self.late_sessions.insert(session, hit);
+                }
+            }
+        }
+        self.too_many_sources.extend(other.too_many_sources);
+        self.unjudged += other.unjudged;
         self.filtered += other.filtered;
         self.events += other.events;
     }
@@ -733,7 +828,16 @@ impl HuntState {
     /// Ends the hunt: emits the hits that needed every event first, and sorts all hits.
     pub fn finish(mut self) -> Finished {
         let mut late: Vec<Hit> = Vec::new();
+        for (session, hit) in std::mem::take(&mut self.late_sessions) {
+            if self.window_sessions.contains_key(&session) {
+                late.push(hit);
+            }
+        }
         for (credential, by_source) in std::mem::take(&mut self.after_patch) {
+            if self.too_many_sources.contains(&credential) {
+                self.unjudged += by_source.len() as u64;
+                continue;
+            }
             for (source, hit) in by_source {
                 let new_source = match self.baseline.get(&credential) {
                     Some(sources) => !sources.contains(&source),
@@ -754,6 +858,7 @@ impl HuntState {
             usage: self.usage,
             events: self.events,
             filtered: self.filtered,
+            unjudged: self.unjudged,
         }
     }
 }
@@ -813,6 +918,11 @@ mod tests {
             vec!["*".to_string()]
         );
         assert!(principal_accounts("not json").is_empty());
+        let other = r#"{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:sts::444455556666:assumed-role/A/s","arn:aws-us-gov:iam::555566667777:root","arn:aws-cn:iam::666677778888:user/x"]}}]}"#;
+        assert_eq!(
+            principal_accounts(other),
+            vec!["444455556666", "555566667777", "666677778888"]
+        );
         assert_eq!(
             percent_decode("%7B%22a%22%3A1%7D"),
             r#"{"a":1}"#.to_string()
@@ -847,6 +957,8 @@ pub struct HuntReport {
     pub events: u64,
     /// Events outside --since/--until.
     pub filtered: u64,
+    /// Uses after the patch the window built-ins could not judge (a state cap was reached).
+    pub unjudged: u64,
 }
 
 /// Hunts `files` (from [`crate::read::input_files`]) with every core: readers take files from
@@ -906,14 +1018,37 @@ pub fn run(
                             },
                             Err(_) => break,
                         };
-                        hunt_batch(
-                            engine,
-                            normalizer,
-                            options,
-                            &batch,
-                            &mut state,
-                            &mut skipped,
-                        );
+                        // A bug on one record must not lose the other threads' results or
+                        // pass for an all-clear: the batch is reported and the hunt goes on.
+                        // (Release builds abort on panic, which is loud too.)
+                        let outcome =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                hunt_batch(
+                                    engine,
+                                    normalizer,
+                                    options,
+                                    &batch,
+                                    &mut state,
+                                    &mut skipped,
+                                )
+                            }));
+                        if outcome.is_err() {
+                            let first = batch.records().next();
+                            skipped.problem(
+                                "internal error",
+                                crate::read::ReadProblem {
+                                    file: batch.file().to_string(),
+                                    offset: first.map(|r| r.offset),
+                                    line: first.map(|r| r.line),
+                                    reason: format!(
+                                        "internal error while hunting the {} records from here \
+                                         (a bug in Evict; please report it): they may be \
+                                         partly hunted",
+                                        batch.len()
+                                    ),
+                                },
+                            );
+                        }
                         let bytes: usize = batch.records().map(|r| r.bytes.len()).sum();
                         progress.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
                         progress
@@ -924,7 +1059,13 @@ pub fn run(
                 })
             })
             .collect();
-        hunters.into_iter().filter_map(|h| h.join().ok()).collect()
+        hunters
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
     });
 
     let mut read = read_total.into_inner().unwrap_or_default();
@@ -941,6 +1082,7 @@ pub fn run(
         read,
         events: finished.events,
         filtered: finished.filtered,
+        unjudged: finished.unjudged,
     }
 }
 

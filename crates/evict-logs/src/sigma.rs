@@ -198,6 +198,23 @@ struct SourceRules {
     open: Engine,
 }
 
+/// Calls `check` with every string in `value`, arrays nested at any depth included (Sigma
+/// matches a value anywhere inside them).
+fn visit_strings(value: &rsigma_eval::EventValue<'_>, check: &mut dyn FnMut(&str)) {
+    match value {
+        rsigma_eval::EventValue::Array(items) => {
+            for item in items {
+                visit_strings(item, check);
+            }
+        }
+        other => {
+            if let Some(text) = other.as_str() {
+                check(&text);
+            }
+        }
+    }
+}
+
 /// Up to this many ungated rules are evaluated directly; more go through rsigma's engine, whose
 /// candidate index then pays for itself.
 const DIRECT_OPEN_RULES: usize = 8;
@@ -330,6 +347,29 @@ pub fn rules_from_dir(dir: &Path) -> (Vec<RuleText>, Vec<RuleProblem>) {
 }
 
 fn collect_yaml(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<RuleProblem>) {
+    collect_yaml_at(path, files, problems, 0);
+}
+
+/// Folders deeper than this are not entered (a symlink loop would otherwise never end).
+const MAX_RULE_DEPTH: usize = 16;
+
+fn collect_yaml_at(
+    path: &Path,
+    files: &mut Vec<PathBuf>,
+    problems: &mut Vec<RuleProblem>,
+    depth: usize,
+) {
+    if depth > MAX_RULE_DEPTH {
+        problems.push(RuleProblem {
+            origin: path.display().to_string(),
+            rule: None,
+            unsupported: false,
+            reason: format!(
+                "folders nested deeper than {MAX_RULE_DEPTH} (a symlink loop?) are not read"
+            ),
+        });
+        return;
+    }
     if path.is_file() {
         files.push(path.to_path_buf());
         return;
@@ -339,7 +379,7 @@ fn collect_yaml(path: &Path, files: &mut Vec<PathBuf>, problems: &mut Vec<RulePr
             for entry in entries.filter_map(Result::ok) {
                 let p = entry.path();
                 if p.is_dir() {
-                    collect_yaml(&p, files, problems);
+                    collect_yaml_at(&p, files, problems, depth + 1);
                 } else if p.extension().is_some_and(|e| e == "yml" || e == "yaml") {
                     files.push(p);
                 }
@@ -526,7 +566,23 @@ impl SigmaSet {
                 });
             }
             for rule in &collection.rules {
-                let name = name_of(rule, &text.origin, collection.rules.len());
+                let mut name = name_of(rule, &text.origin, collection.rules.len());
+                if set.rules.iter().any(|r| r.name == name)
+                    || crate::hunt::BUILTINS.iter().any(|b| b.name == name)
+                {
+                    // Hits, caps and the store key on the name: a second rule under the same
+                    // name (a tuned copy of a SigmaHQ file) must not merge with the first.
+                    let unique = format!("{name}@{}", text.origin);
+                    set.problems.push(RuleProblem {
+                        origin: text.origin.clone(),
+                        rule: Some(name.clone()),
+                        unsupported: true,
+                        reason: format!(
+                            "another rule already has this name; its hits are named {unique}"
+                        ),
+                    });
+                    name = unique;
+                }
                 set.add_rule(text, rule, name, jsonl_logsource, &mut engines);
             }
         }
@@ -733,17 +789,27 @@ impl HuntEngine for SigmaSet {
                 continue;
             };
             let mut check = |text: &str| {
+                if !text.is_ascii() {
+                    // Sigma folds case the Unicode way (`ſ` matches `s`); rather than mirror
+                    // that, a non-ASCII value is checked against every rule of this gate.
+                    for (index, compiled) in &rules.gated {
+                        if !hits.contains(index) && rule_matches(compiled, &event) {
+                            hits.push(*index);
+                        }
+                    }
+                    return;
+                }
                 // Actions are short ASCII: lower-case them on the stack, not the heap.
                 let mut stack = [0u8; 64];
                 let owned;
                 let value: &str = match stack.get_mut(..text.len()) {
-                    Some(slot) if text.is_ascii() => {
+                    Some(slot) => {
                         slot.copy_from_slice(text.as_bytes());
                         slot.make_ascii_lowercase();
                         std::str::from_utf8(slot).unwrap_or_default()
                     }
-                    _ => {
-                        owned = text.to_lowercase();
+                    None => {
+                        owned = text.to_ascii_lowercase();
                         &owned
                     }
                 };
@@ -755,27 +821,12 @@ impl HuntEngine for SigmaSet {
                     .map(|(_, at)| at);
                 for &at in named.chain(prefixed) {
                     let (index, compiled) = &rules.gated[at];
-                    if !hits.contains(index)
-                        && rsigma_eval::evaluate_rule(compiled, &event).is_some()
-                    {
+                    if !hits.contains(index) && rule_matches(compiled, &event) {
                         hits.push(*index);
                     }
                 }
             };
-            match &value {
-                rsigma_eval::EventValue::Array(items) => {
-                    for item in items {
-                        if let Some(text) = item.as_str() {
-                            check(&text);
-                        }
-                    }
-                }
-                other => {
-                    if let Some(text) = other.as_str() {
-                        check(&text);
-                    }
-                }
-            }
+            visit_strings(&value, &mut check);
         }
         if rules.open_rules.len() <= DIRECT_OPEN_RULES {
             for (index, compiled) in &rules.open_rules {
@@ -999,5 +1050,43 @@ mod gate_tests {
         }
         assert_eq!(compared, 30_000);
         assert!(matched > 1_000, "only {matched} records matched anything");
+    }
+}
+
+#[cfg(test)]
+mod name_tests {
+    use super::*;
+
+    #[test]
+    fn two_rules_with_one_name_stay_apart_and_the_clash_is_reported() {
+        let rule = |id: &str| RuleText {
+            origin: format!("{id}/same.yml"),
+            text: format!(
+                "title: t\nid: {id}\nlogsource: {{product: aws, service: cloudtrail}}\n\
+                 detection:\n  sel:\n    eventName: CreateUser\n  condition: sel\nlevel: high\n"
+            ),
+            pack: Pack::User,
+        };
+        let set = SigmaSet::load(
+            &[
+                rule("8d3c1c1e-0000-4000-8000-0000000000a1"),
+                rule("8d3c1c1e-0000-4000-8000-0000000000a2"),
+            ],
+            None,
+        );
+        let names: Vec<&str> = set.rules().iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names[0], "same");
+        assert_ne!(names[0], names[1]);
+        assert!(
+            set.problems()
+                .iter()
+                .any(|p| p.reason.contains("already has this name"))
+        );
+        let record =
+            crate::record::LazyRecord::parse(br#"{"eventName":"CreateUser"}"#).expect("record");
+        let mut hits = Vec::new();
+        set.evaluate(SourceKind::CloudTrail, &record, &mut hits);
+        hits.sort_unstable();
+        assert_eq!(hits, vec![0, 1]);
     }
 }

@@ -36,7 +36,9 @@ impl Subject {
     }
 }
 
-/// Whether the event's credential is a short-lived session rather than a credential of its own.
+/// Whether the event's credential is a short-lived session rather than a credential of its own:
+/// AWS `ASIA…` keys and Okta sessions. (GitHub App installation tokens also live an hour, but
+/// exports often show one hash per app for days; they are kept as credentials.)
 pub fn is_session(event: &Event) -> bool {
     matches!(
         event.credential_kind.as_deref(),

@@ -138,7 +138,9 @@ impl Store {
              event_id, raw_file, raw_offset, first_journal, last_journal) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (hit_key) DO UPDATE SET window_position = excluded.window_position, \
-             last_journal = excluded.last_journal RETURNING first_journal",
+             title = excluded.title, severity = excluded.severity, summary = excluded.summary, \
+             techniques = excluded.techniques, last_journal = excluded.last_journal \
+             RETURNING first_journal",
         );
         for hit in hits {
             let key = hit_key(hit);
