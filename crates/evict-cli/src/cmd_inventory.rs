@@ -188,8 +188,15 @@ async fn show(ctx: &Context, store: &evict_store::Store, id: &str) -> anyhow::Re
             "nothing in the store has id '{id}' (use an id from `evict inventory list`, or PROVIDER:EXTERNAL_ID)"
         );
     };
+    let usage = usage_of(store, &found).await?;
     if ctx.format == Format::Json {
-        output::json(&found)?;
+        let mut value = serde_json::to_value(&found)?;
+        if let Some(map) = value.as_object_mut()
+            && !usage.is_empty()
+        {
+            map.insert("usage".into(), serde_json::to_value(&usage)?);
+        }
+        output::json(&value)?;
         return Ok(Outcome::Ok);
     }
     let (identity, credentials) = match found {
@@ -232,7 +239,97 @@ async fn show(ctx: &Context, store: &evict_store::Store, id: &str) -> anyhow::Re
         add_credential_row(&mut table, c);
     }
     output::print_table(&table);
+    if !usage.is_empty() {
+        output::line("Usage seen in hunted audit logs (what a revocation would break):");
+        let mut table = output::table(&[
+            "subject",
+            "events",
+            "failed",
+            "first seen",
+            "last seen",
+            "top sources",
+            "top actions",
+        ]);
+        for u in &usage {
+            table.add_row(vec![
+                format!("{} {}", u.subject, u.id),
+                u.usage.events.to_string(),
+                u.usage.failures.to_string(),
+                output::date(u.usage.first_seen),
+                output::date(u.usage.last_seen),
+                top(&u.usage.sources),
+                top(&u.usage.actions),
+            ]);
+        }
+        output::print_table(&table);
+    }
     Ok(Outcome::Ok)
+}
+
+/// One subject's usage across every hunted log set.
+#[derive(serde::Serialize)]
+struct ShownUsage {
+    subject: &'static str,
+    id: String,
+    #[serde(flatten)]
+    usage: evict_model::Usage,
+}
+
+/// Usage of the identity and credentials `found` names, from stored hunts.
+async fn usage_of(
+    store: &evict_store::Store,
+    found: &ShowResult,
+) -> anyhow::Result<Vec<ShownUsage>> {
+    let mut subjects: Vec<(&'static str, String, String)> = Vec::new();
+    let (identity, credentials): (Option<&evict_model::Identity>, Vec<&CredentialRow>) = match found
+    {
+        ShowResult::Identity {
+            identity,
+            credentials,
+        } => (Some(identity), credentials.iter().collect()),
+        ShowResult::Credential {
+            credential,
+            identity,
+        } => (identity.as_ref(), vec![credential.as_ref()]),
+    };
+    if let Some(i) = identity {
+        subjects.push((
+            "identity",
+            i.provider.as_str().to_string(),
+            i.external_id.clone(),
+        ));
+    }
+    for c in credentials {
+        if let Some(native) = &c.credential.native_id {
+            subjects.push((
+                "credential",
+                c.credential.provider.as_str().to_string(),
+                native.clone(),
+            ));
+        }
+    }
+    let mut shown = Vec::new();
+    for (subject, provider, id) in subjects {
+        if let Some(usage) = store.usage_of(&provider, subject, &id).await? {
+            shown.push(ShownUsage { subject, id, usage });
+        }
+    }
+    Ok(shown)
+}
+
+/// The three most frequent values with their counts.
+fn top(counts: &std::collections::BTreeMap<String, u64>) -> String {
+    let mut pairs: Vec<(&String, &u64)> = counts.iter().collect();
+    pairs.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let mut shown: Vec<String> = pairs
+        .iter()
+        .take(3)
+        .map(|(value, n)| format!("{value} ×{n}"))
+        .collect();
+    if pairs.len() > 3 {
+        shown.push(format!("+{} more", pairs.len() - 3));
+    }
+    shown.join(", ")
 }
 
 async fn stats(ctx: &Context, store: &evict_store::Store) -> anyhow::Result<Outcome> {

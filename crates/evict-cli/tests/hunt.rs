@@ -340,6 +340,52 @@ fn stored_hunts_keep_hits_and_usage_once_and_journal_them() {
     let verify = env.run(&["journal", "verify", "--format", "json"]);
     assert_eq!(verify.code, 0, "{}", verify.stdout);
     assert_eq!(verify.json()["entries"], json!(2));
+
+    // The inventory shows what the logs say about a credential: what revoking it would break.
+    env.write(
+        "inventory.csv",
+        format!(
+            "record,provider,external_id,kind,name,identity
+             identity,aws,arn:aws:iam::123456789012:user/ci-deploy,service,ci-deploy,
+             credential,aws,{key},access_key,,arn:aws:iam::123456789012:user/ci-deploy
+"
+        ),
+    );
+    let import = env.run(&[
+        "import",
+        "inventory",
+        env.path("inventory.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(import.code, 0, "{}{}", import.stdout, import.stderr);
+    let shown = env
+        .run(&[
+            "inventory",
+            "show",
+            &format!("aws:{key}"),
+            "--format",
+            "json",
+        ])
+        .json();
+    let usage = shown["usage"].as_array().expect("usage shown");
+    let credential = usage.iter().find(|u| u["subject"] == "credential").unwrap();
+    assert_eq!(
+        credential["events"],
+        json!(4),
+        "replaced, not doubled, by the second hunt"
+    );
+    assert_eq!(credential["sources"]["198.51.100.9"], json!(1));
+    assert!(
+        usage
+            .iter()
+            .any(|u| u["subject"] == "identity" && u["events"] == json!(4))
+    );
+    let table = env.run(&["inventory", "show", &format!("aws:{key}")]);
+    assert!(
+        table.stdout.contains("what a revocation would break"),
+        "{}",
+        table.stdout
+    );
+    assert!(table.stdout.contains("192.0.2.10 ×2"), "{}", table.stdout);
     assert!(
         !std::fs::read(env.home().join("evict.db"))
             .unwrap()
