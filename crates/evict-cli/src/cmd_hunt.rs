@@ -136,6 +136,20 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
     for problem in &rule_errors {
         output::error(&format!("{problem} (the rule is skipped)"));
     }
+    match (options.compromised_at, options.patched_at) {
+        (Some(_), None) => output::note(
+            ctx.quiet,
+            "without --patched-at the window hunts (sessions and credentials used after the \
+             patch) do not run; hits are still marked before/during the window",
+        ),
+        (None, Some(_)) => output::note(
+            ctx.quiet,
+            "without --compromised-at there is no window to compare with: credentials used \
+             from new sources after the patch, and sessions without an issue time (Okta), are \
+             not judged",
+        ),
+        _ => {}
+    }
     let rules_run: usize = engine.runnable().values().sum();
     let unsupported = engine.problems().iter().filter(|p| p.unsupported).count();
     if rules_run == 0 && options.ioc_ips.is_empty() && options.ioc_user_agents.is_empty() {
