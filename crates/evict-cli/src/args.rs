@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// EVICT_DATABASE_URL is a postgres:// URL.
 ///
 /// Exit codes: 0 success; 1 done, but something needs attention (rejected rows, a broken
-/// journal); 2 usage, input or store error.
+/// journal, findings or hunt hits, skipped input); 2 usage, input or store error.
 #[derive(Debug, Parser)]
 #[command(
     name = "evict",
@@ -70,7 +70,8 @@ pub enum Command {
     Rules(RulesCommand),
     /// Run the whole story on a generated organisation, offline, in a fresh temporary store.
     Demo(DemoArgs),
-    /// Generate synthetic test data (credential report, inventory) for trials and benchmarks.
+    /// Generate synthetic test data (credential report, inventory, audit logs) for trials and
+    /// benchmarks.
     #[command(hide = true)]
     Generate(GenerateArgs),
 }
