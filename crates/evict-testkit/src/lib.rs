@@ -1,6 +1,7 @@
 //! A deterministic, seeded generator of a synthetic organisation for Evict's tests, demo and
-//! benchmarks: an AWS IAM credential report and a generic inventory of identities and
-//! credentials, at any size, streamed to a writer, with the ground truth the tests assert.
+//! benchmarks: an AWS IAM credential report, a generic inventory of identities and credentials,
+//! source trees and git histories with planted secrets, and CloudTrail, Okta and GitHub audit
+//! logs with a planted attack — at any size, streamed, with the ground truth the tests assert.
 //!
 //! Everything it writes is synthetic: account 123456789012 is AWS's documentation account, and
 //! no generated value is a usable secret. It must never read the clock or the environment: the
