@@ -53,11 +53,8 @@ struct Summary {
 
 /// Parses a time given on the command line: RFC 3339, or a date meaning midnight UTC.
 pub fn parse_time(flag: &str, text: &str) -> anyhow::Result<Timestamp> {
-    if let Ok(t) = text.parse::<Timestamp>() {
+    if let Some(t) = evict_model::parse_time_or_date(text) {
         return Ok(t);
-    }
-    if let Ok(date) = text.parse::<jiff::civil::Date>() {
-        return Ok(date.to_zoned(jiff::tz::TimeZone::UTC)?.timestamp());
     }
     bail!("{flag} '{text}': not a time; use RFC 3339 (2026-05-22T14:00:00Z) or a date (2026-05-22)")
 }

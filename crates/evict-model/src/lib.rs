@@ -18,6 +18,7 @@ mod incident;
 pub mod journal;
 mod location;
 mod secret;
+mod time;
 mod vocabulary;
 
 pub use credential::{Credential, CredentialKind, CredentialStatus};
@@ -32,4 +33,5 @@ pub use incident::{
 };
 pub use location::Location;
 pub use secret::{Fingerprint, FingerprintKey, SecretString, redacted_preview};
+pub use time::parse_time_or_date;
 pub use vocabulary::UnknownValue;

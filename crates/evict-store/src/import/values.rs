@@ -1,7 +1,6 @@
 //! Parsing of the small values importers meet: times, booleans, vocabulary words.
 
 use jiff::Timestamp;
-use jiff::civil::Date;
 
 use crate::text::shown_value;
 
@@ -9,14 +8,7 @@ use crate::text::shown_value;
 /// (`2024-01-31`, read as midnight UTC), truncated to whole seconds.
 pub(crate) fn parse_time(column: &str, value: &str) -> Result<Timestamp, String> {
     let value = value.trim();
-    let parsed = value.parse::<Timestamp>().ok().or_else(|| {
-        value
-            .parse::<Date>()
-            .ok()
-            .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
-            .map(|z| z.timestamp())
-    });
-    match parsed {
+    match evict_model::parse_time_or_date(value) {
         Some(t) => Ok(Timestamp::from_second(t.as_second()).unwrap_or(t)),
         None => Err(format!(
             "column {column}: {} is not an ISO 8601 time (expected e.g. 2024-01-31T09:15:00+00:00 or 2024-01-31)",
