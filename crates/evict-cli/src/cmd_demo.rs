@@ -248,11 +248,7 @@ async fn demo_hunt(
         &options,
         &evict_logs::hunt::Progress::default(),
     );
-    let hits: Vec<_> = report
-        .hits
-        .iter()
-        .map(crate::cmd_hunt::stored_hit)
-        .collect();
+    let hits = crate::cmd_hunt::stored_hits(&report.hits);
     let usage: Vec<_> = std::mem::take(&mut report.usage)
         .into_sorted()
         .iter()

@@ -176,12 +176,13 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
     read.problems
         .sort_by(|a, b| (&a.file, a.offset).cmp(&(&b.file, b.offset)));
 
+    let total_hits: u64 = report.hits_by_rule.values().sum();
     let usage = std::mem::take(&mut report.usage).into_sorted();
     let stored = if args.store {
         let store = crate::open_store().await?;
         let log_set = log_set(&args.paths);
-        let hits: Vec<_> = report.hits.iter().map(stored_hit).collect();
-        let not_stored = summary_hits_total(&report) - hits.len() as u64;
+        let hits = stored_hits(&report.hits);
+        let not_stored = total_hits - hits.len() as u64;
         if not_stored > 0 {
             output::note(
                 ctx.quiet,
@@ -200,7 +201,6 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
     };
 
     let skipped: u64 = read.skipped_by_reason.values().sum();
-    let summary_hits: u64 = report.hits_by_rule.values().sum();
     let summary = Summary {
         files: read.files,
         records: read.records,
@@ -210,7 +210,7 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
         window_unjudged: report.unjudged,
         skipped,
         skipped_by_reason: read.skipped_by_reason.clone(),
-        hits: report.hits_by_rule.values().sum(),
+        hits: total_hits,
         hits_listed: report.hits.len(),
         hits_listed_during_window: report
             .hits
@@ -245,7 +245,7 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
     }
     // A rule that did not load is a hole in the hunt: never an all-clear.
     Ok(
-        if summary_hits == 0 && read.problem_count == 0 && rule_errors.is_empty() {
+        if total_hits == 0 && read.problem_count == 0 && rule_errors.is_empty() {
             Outcome::Ok
         } else {
             Outcome::Attention
@@ -278,11 +278,25 @@ pub(crate) fn stored_usage(row: &UsageRow) -> evict_store::StoredUsage {
     }
 }
 
-fn summary_hits_total(report: &hunt::HuntReport) -> u64 {
-    report.hits_by_rule.values().sum()
+/// Hits as the store keeps them. Each file's canonical path is looked up once: the same record
+/// reached as `logs/a.json` or `./logs/a.json` is one stored hit.
+pub(crate) fn stored_hits(hits: &[Hit]) -> Vec<evict_store::StoredHit> {
+    let mut canonical: std::collections::HashMap<&str, String> = std::collections::HashMap::new();
+    hits.iter()
+        .map(|hit| {
+            let file = canonical
+                .entry(hit.raw.file.as_str())
+                .or_insert_with(|| {
+                    std::fs::canonicalize(&hit.raw.file)
+                        .map_or_else(|_| hit.raw.file.clone(), |p| p.display().to_string())
+                })
+                .clone();
+            stored_hit(hit, file)
+        })
+        .collect()
 }
 
-pub(crate) fn stored_hit(hit: &Hit) -> evict_store::StoredHit {
+fn stored_hit(hit: &Hit, file: String) -> evict_store::StoredHit {
     evict_store::StoredHit {
         rule: hit.rule.clone(),
         rule_id: hit.rule_id.clone(),
@@ -299,10 +313,8 @@ pub(crate) fn stored_hit(hit: &Hit) -> evict_store::StoredHit {
         user_agent: hit.user_agent.clone(),
         summary: hit.summary.clone(),
         event_id: hit.event_id.clone(),
-        // The same record reached as `logs/a.json` or `./logs/a.json` is one stored hit.
         raw: evict_model::RawPointer {
-            file: std::fs::canonicalize(&hit.raw.file)
-                .map_or_else(|_| hit.raw.file.clone(), |p| p.display().to_string()),
+            file,
             offset: hit.raw.offset,
         },
     }

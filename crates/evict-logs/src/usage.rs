@@ -9,8 +9,8 @@ use ahash::AHashMap as HashMap;
 use evict_model::{Event, Outcome, Usage};
 use serde::Serialize;
 
-/// Distinct values kept per map of one subject; the rest are counted under [`OTHER`], so memory
-/// stays bounded by the number of subjects however long the logs are.
+/// Distinct values a thread keeps per map of one subject; the rest are counted under [`OTHER`],
+/// so memory stays bounded by the number of subjects (and threads) however long the logs are.
 pub const DISTINCT_CAP: usize = 1_000;
 
 /// The bucket that counts values past [`DISTINCT_CAP`].
@@ -98,28 +98,6 @@ fn bump(map: &mut BTreeMap<String, u64>, key: &str, by: u64) {
     }
 }
 
-fn fold(into: &mut Usage, from: Usage) {
-    into.events += from.events;
-    into.failures += from.failures;
-    into.first_seen = match (into.first_seen, from.first_seen) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    };
-    into.last_seen = match (into.last_seen, from.last_seen) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
-    for (k, v) in from.sources {
-        bump(&mut into.sources, &k, v);
-    }
-    for (k, v) in from.user_agents {
-        bump(&mut into.user_agents, &k, v);
-    }
-    for (k, v) in from.actions {
-        bump(&mut into.actions, &k, v);
-    }
-}
-
 impl UsageBook {
     /// Counts one event for its credential and its actor.
     ///
@@ -166,7 +144,7 @@ impl UsageBook {
             let mine = self.ids_mut(&provider, subject);
             for (id, usage) in ids {
                 match mine.get_mut(&id) {
-                    Some(existing) => fold(existing, usage),
+                    Some(existing) => existing.merge(usage),
                     None => {
                         mine.insert(id, usage);
                     }

@@ -132,3 +132,28 @@ pub struct Usage {
     /// Failed attempts: a dead credential still being tried.
     pub failures: u64,
 }
+
+impl Usage {
+    /// Adds `other` (the same subject seen elsewhere: another thread, another log set).
+    pub fn merge(&mut self, other: Usage) {
+        self.events += other.events;
+        self.failures += other.failures;
+        self.first_seen = match (self.first_seen, other.first_seen) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_seen = match (self.last_seen, other.last_seen) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for (mine, theirs) in [
+            (&mut self.sources, other.sources),
+            (&mut self.user_agents, other.user_agents),
+            (&mut self.actions, other.actions),
+        ] {
+            for (value, count) in theirs {
+                *mine.entry(value).or_insert(0) += count;
+            }
+        }
+    }
+}

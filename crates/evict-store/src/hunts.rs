@@ -280,26 +280,15 @@ impl Store {
                     let v: String = row.try_get(name).map_err(query("read usage"))?;
                     Ok(serde_json::from_str(&v).unwrap_or_default())
                 };
-            total.events += get_i("events")?;
-            total.failures += get_i("failures")?;
-            let (first, last) = (get_t("first_seen")?, get_t("last_seen")?);
-            total.first_seen = match (total.first_seen, first) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            total.last_seen = match (total.last_seen, last) {
-                (Some(a), Some(b)) => Some(a.max(b)),
-                (a, b) => a.or(b),
-            };
-            for (map, name) in [
-                (&mut total.sources, "sources"),
-                (&mut total.user_agents, "user_agents"),
-                (&mut total.actions, "actions"),
-            ] {
-                for (k, v) in get_m(name)? {
-                    *map.entry(k).or_insert(0) += v;
-                }
-            }
+            total.merge(Usage {
+                events: get_i("events")?,
+                failures: get_i("failures")?,
+                first_seen: get_t("first_seen")?,
+                last_seen: get_t("last_seen")?,
+                sources: get_m("sources")?,
+                user_agents: get_m("user_agents")?,
+                actions: get_m("actions")?,
+            });
         }
         Ok(Some(total))
     }
