@@ -68,6 +68,10 @@ pub enum Command {
     /// Validate the detection rules and run their examples, or list them.
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Open an incident (exposure window, scope, indicators) and follow it: scope changes,
+    /// list, show. Every change is a journal entry.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
     /// Run the whole story on a generated organisation, offline, in a fresh temporary store.
     Demo(DemoArgs),
     /// Generate synthetic test data (credential report, inventory, audit logs) for trials and
@@ -197,6 +201,56 @@ pub struct ListArgs {
     /// At most this many rows.
     #[arg(long)]
     pub limit: Option<u64>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentCommand {
+    /// Open an incident. Scope references: identity:ID (Evict id or provider:external-id),
+    /// provider:NAME, system:NAME (its signing keys and trust anchors), repo:PATH (secrets a
+    /// scan stored from it), host:NAME (secrets stored from paths with that component).
+    Open(IncidentOpenArgs),
+    /// Add or remove scope references.
+    Scope(IncidentScopeArgs),
+    /// List the incidents in the store.
+    List,
+    /// Show one incident.
+    Show {
+        /// The incident's name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentOpenArgs {
+    /// A short unique name (letters, digits, '.', '_', '-'), e.g. 2026-05-ci-breach.
+    pub name: String,
+    /// When the attacker got in, or the earliest time it may have (RFC 3339, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub compromised_at: String,
+    /// When the hole was closed (RFC 3339, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub patched_at: String,
+    /// What the incident covers, KIND:VALUE (repeatable, or several after one --scope).
+    #[arg(long, value_name = "KIND:VALUE", num_args = 1..)]
+    pub scope: Vec<String>,
+    /// An attacker address or network (repeatable).
+    #[arg(long, value_name = "IP[/BITS]")]
+    pub ioc_ip: Vec<String>,
+    /// An attacker user agent, matched case-insensitively as a substring (repeatable).
+    #[arg(long, value_name = "TEXT")]
+    pub ioc_ua: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct IncidentScopeArgs {
+    /// The incident's name.
+    pub name: String,
+    /// Scope references to add, KIND:VALUE.
+    #[arg(long, value_name = "KIND:VALUE", num_args = 1..)]
+    pub add: Vec<String>,
+    /// Scope references to remove, as `evict incident show` lists them.
+    #[arg(long, value_name = "KIND:VALUE", num_args = 1..)]
+    pub remove: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

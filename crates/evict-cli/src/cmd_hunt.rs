@@ -309,6 +309,7 @@ fn stored_hit(hit: &Hit, file: String) -> evict_store::StoredHit {
         action: hit.action.clone(),
         actor: hit.actor.clone(),
         credential: hit.credential.clone(),
+        target: hit.target.clone(),
         source: hit.source.clone(),
         user_agent: hit.user_agent.clone(),
         summary: hit.summary.clone(),

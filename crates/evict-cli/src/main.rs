@@ -6,6 +6,7 @@ mod cmd_demo;
 mod cmd_generate;
 mod cmd_hunt;
 mod cmd_import;
+mod cmd_incident;
 mod cmd_inventory;
 mod cmd_journal;
 mod cmd_rules;
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
             Command::Scan(args) => cmd_scan::run(&ctx, args).await,
             Command::Hunt(args) => cmd_hunt::run(&ctx, args).await,
             Command::Rules(cmd) => cmd_rules::run(&ctx, cmd),
+            Command::Incident(cmd) => cmd_incident::run(&ctx, cmd).await,
             Command::Demo(args) => cmd_demo::run(&ctx, args).await,
             Command::Generate(args) => cmd_generate::run(&ctx, args),
         }

@@ -17,14 +17,31 @@ pub fn note(quiet: bool, message: &str) {
     }
 }
 
+/// Writes to stdout. A reader that went away (`evict … | head`) ends the program quietly,
+/// as for any Unix filter, instead of a panic.
+fn out(text: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_fmt(text)
+        .and_then(|()| stdout.write_all(b"\n"))
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(2);
+    }
+}
+
 /// A line on stdout.
 pub fn line(text: &str) {
-    println!("{text}");
+    out(format_args!("{text}"));
 }
 
 /// One JSON document on stdout.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    out(format_args!("{}", serde_json::to_string_pretty(value)?));
     Ok(())
 }
 
@@ -40,7 +57,7 @@ pub fn table(header: &[&str]) -> Table {
 
 /// Prints a table on stdout.
 pub fn print_table(table: &Table) {
-    println!("{table}");
+    out(format_args!("{table}"));
 }
 
 /// A time as a date for tables; `-` when unknown.

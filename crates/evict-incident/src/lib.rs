@@ -2,6 +2,11 @@
 //! the closure gate and the evidence report.
 //!
 //! It must never mark an artifact revoked without evidence, and never talk to a provider
-//! itself: acting is the connectors' job. Not built yet (see the incident issue).
+//! itself: acting is the connectors' job. Pure logic over data the store hands it; the only
+//! I/O is the signing key file of [`signing`].
 #![forbid(unsafe_code)]
-#![deny(clippy::print_stdout, clippy::print_stderr)]
+#![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+
+pub mod policy;
+pub mod scope;
+pub mod signing;

@@ -307,6 +307,9 @@ pub struct Hit {
     /// The actor's credential id (access key id, hashed token).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+    /// What the action was done to (the user a key was created for, the role changed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// The source address as logged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -485,6 +488,7 @@ impl HuntState {
             action: event.raw_action.clone(),
             actor: event.actor_name.clone(),
             credential: event.credential_native_id.clone(),
+            target: event.target.clone(),
             source: event.source.clone(),
             user_agent: event.user_agent.clone(),
             summary: summary_of(event),
@@ -513,6 +517,7 @@ impl HuntState {
             action: event.raw_action.clone(),
             actor: event.actor_name.clone(),
             credential: event.credential_native_id.clone(),
+            target: event.target.clone(),
             source: event.source.clone(),
             user_agent: event.user_agent.clone(),
             summary: format!("{}: {detail}", summary_of(event)),

@@ -46,6 +46,32 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// Why an artifact is in an incident's residual access set. An artifact keeps every
+    /// reason that applies; the tier policy decides from them.
+    ResidualReason, "residual reason" {
+        /// A credential, session or grant of an identity in the incident's scope.
+        IdentityInScope = "identity_in_scope",
+        /// A secret seen at a location in scope (repository, host, system).
+        ExposedInScope = "exposed_in_scope",
+        /// Another copy of a secret exposed in scope, wherever it lives.
+        CopyOfExposed = "copy_of_exposed",
+        /// Created during the exposure window: an attacker's foothold.
+        CreatedDuringWindow = "created_during_window",
+        /// Created by, or belonging to, a foothold.
+        CreatedByFoothold = "created_by_foothold",
+        /// A session, refresh token or grant issued before the patch and still valid.
+        IssuedBeforePatch = "issued_before_patch",
+        /// Used from an attacker address or user agent.
+        UsedFromIndicator = "used_from_indicator",
+        /// Used after the patch from a source it never used before the window.
+        UsedAfterPatchFromNewSource = "used_after_patch_from_new_source",
+        /// A signing key or trust anchor of an identity system in scope: the tokens it
+        /// issued cannot be revoked one by one.
+        SigningKeyInScope = "signing_key_in_scope",
+    }
+);
+
+vocabulary!(
     /// One provider operation.
     ActionKind, "action kind" {
         /// Disable or deactivate, reversibly.

@@ -29,7 +29,7 @@ pub use identity::{Identity, IdentityKind, IdentityStatus, PrivilegeTier};
 pub use ids::{CredentialId, IdentityId, Provider, ProviderError};
 pub use incident::{
     Action, ActionKind, ActionState, Artifact, Evidence, EvidenceVerdict, Finding, Incident,
-    IncidentStatus, Severity, Tier,
+    IncidentStatus, ResidualReason, Severity, Tier,
 };
 pub use location::Location;
 pub use secret::{Fingerprint, FingerprintKey, SecretString, redacted_preview};

@@ -30,6 +30,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_hunt_hits_and_usage.sql"),
         include_str!("../migrations/postgres/0003_hunt_hits_and_usage.sql"),
     ),
+    (
+        4,
+        "incidents",
+        include_str!("../migrations/sqlite/0004_incidents.sql"),
+        include_str!("../migrations/postgres/0004_incidents.sql"),
+    ),
 ];
 
 /// Hands the embedded migrations of one backend to sqlx's migrator.

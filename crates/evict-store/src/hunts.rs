@@ -39,6 +39,8 @@ pub struct StoredHit {
     pub actor: Option<String>,
     /// The actor's credential id.
     pub credential: Option<String>,
+    /// What the action was done to.
+    pub target: Option<String>,
     /// The source address as logged.
     pub source: Option<String>,
     /// The user agent.
@@ -78,7 +80,7 @@ pub struct HuntStoreSummary {
 }
 
 /// Rewrites `?` placeholders as `$1, $2, …` for PostgreSQL.
-fn placeholders(backend: Backend, sql: &str) -> Cow<'_, str> {
+pub(crate) fn placeholders(backend: Backend, sql: &str) -> Cow<'_, str> {
     if backend == Backend::Sqlite {
         return Cow::Borrowed(sql);
     }
@@ -135,8 +137,8 @@ impl Store {
             backend,
             "INSERT INTO hunt_hits (hit_key, rule, rule_id, title, severity, techniques, at, \
              window_position, source_kind, action, actor, credential, source, user_agent, summary, \
-             event_id, raw_file, raw_offset, first_journal, last_journal) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             event_id, raw_file, raw_offset, first_journal, last_journal, target) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (hit_key) DO UPDATE SET window_position = excluded.window_position, \
              title = excluded.title, severity = excluded.severity, summary = excluded.summary, \
              techniques = excluded.techniques, last_journal = excluded.last_journal \
@@ -166,6 +168,7 @@ impl Store {
                 .bind(offset)
                 .bind(marker)
                 .bind(marker)
+                .bind(hit.target.clone())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(query("store a hunt hit"))?

@@ -848,15 +848,15 @@ impl Store {
     }
 }
 
-fn text(row: &AnyRow, column: &'static str) -> Result<String, StoreError> {
+pub(crate) fn text(row: &AnyRow, column: &'static str) -> Result<String, StoreError> {
     row.try_get(column).map_err(query("read a row"))
 }
 
-fn opt_text(row: &AnyRow, column: &'static str) -> Result<Option<String>, StoreError> {
+pub(crate) fn opt_text(row: &AnyRow, column: &'static str) -> Result<Option<String>, StoreError> {
     row.try_get(column).map_err(query("read a row"))
 }
 
-fn parsed<T>(row: &AnyRow, column: &'static str) -> Result<T, StoreError>
+pub(crate) fn parsed<T>(row: &AnyRow, column: &'static str) -> Result<T, StoreError>
 where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
@@ -869,7 +869,10 @@ where
     })
 }
 
-fn opt_time(row: &AnyRow, column: &'static str) -> Result<Option<Timestamp>, StoreError> {
+pub(crate) fn opt_time(
+    row: &AnyRow,
+    column: &'static str,
+) -> Result<Option<Timestamp>, StoreError> {
     opt_text(row, column)?
         .map(|value| {
             value.parse().map_err(|e: jiff::Error| StoreError::Corrupt {

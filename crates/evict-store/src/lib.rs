@@ -13,6 +13,7 @@ mod error;
 mod home;
 mod hunts;
 pub mod import;
+mod incidents;
 mod inventory;
 mod journal;
 mod scans;
@@ -22,6 +23,7 @@ pub use db::{Backend, Store};
 pub use error::StoreError;
 pub use home::EvictHome;
 pub use hunts::{HuntStoreSummary, StoredHit, StoredUsage};
+pub use incidents::{IncidentError, LocatedSecret, StoredIncident};
 pub use inventory::{
     BatchOutcome, CredentialFilter, CredentialRow, IdentityFilter, InventoryBatch, InventoryStats,
     RejectedRow, ShowResult,
