@@ -211,6 +211,15 @@ pub enum IncidentCommand {
     Open(IncidentOpenArgs),
     /// Add or remove scope references.
     Scope(IncidentScopeArgs),
+    /// The residual access state: every artifact that must be killed, rotated or examined,
+    /// with every reason and the evidence, tiered by the policy, with what a kill would break.
+    Residual {
+        /// The incident's name.
+        name: String,
+        /// A tier policy file (TOML; docs/incident-policy.md) instead of the shipped default.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
     /// List the incidents in the store.
     List,
     /// Show one incident.

@@ -1,9 +1,11 @@
 //! `evict incident …`: open an incident, change its scope, list and show incidents.
 
 use anyhow::{Context as _, bail};
+use evict_incident::policy::Policy;
+use evict_incident::residual::{HitFacts, LocationFacts, ResidualInputs, residual_access};
 use evict_incident::scope::{ScopeKind, ScopeRef, Window, location_in_scope};
 use evict_logs::hunt::IpNet;
-use evict_model::{Incident, IncidentStatus};
+use evict_model::{Incident, IncidentStatus, Tier};
 use evict_store::{IncidentError, ShowResult, Store, StoredIncident};
 
 use crate::args::{Format, IncidentCommand, IncidentOpenArgs, IncidentScopeArgs};
@@ -14,6 +16,7 @@ pub async fn run(ctx: &Context, cmd: IncidentCommand) -> anyhow::Result<Outcome>
     match cmd {
         IncidentCommand::Open(args) => open(ctx, args).await,
         IncidentCommand::Scope(args) => scope(ctx, args).await,
+        IncidentCommand::Residual { name, policy } => residual(ctx, &name, policy.as_deref()).await,
         IncidentCommand::List => list(ctx).await,
         IncidentCommand::Show { name } => show(ctx, &name).await,
     }
@@ -251,6 +254,148 @@ async fn show(ctx: &Context, name: &str) -> anyhow::Result<Outcome> {
     match ctx.format {
         Format::Json => output::json(&stored)?,
         _ => print_incident(&stored),
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The provider a log source speaks for.
+fn provider_of(source_kind: &str) -> String {
+    match source_kind {
+        "cloudtrail" => "aws".into(),
+        other => other.into(),
+    }
+}
+
+async fn residual(
+    ctx: &Context,
+    name: &str,
+    policy_file: Option<&std::path::Path>,
+) -> anyhow::Result<Outcome> {
+    let policy = match policy_file {
+        Some(path) => Policy::from_file(path)?,
+        None => Policy::default_policy(),
+    };
+    let store = crate::open_store().await?;
+    let loaded = async {
+        let Some(stored) = store.incident(name).await? else {
+            return Err(IncidentError::NotFound(name.to_string()).into());
+        };
+        let mut identities = Vec::new();
+        store
+            .for_each_identity(&Default::default(), ctx.now, None, |i| identities.push(i))
+            .await?;
+        let mut credentials = Vec::new();
+        store
+            .for_each_credential(&Default::default(), ctx.now, None, |c| {
+                credentials.push(c.credential)
+            })
+            .await?;
+        let locations = store.secret_locations().await?;
+        let hits = store.hunt_hits().await?;
+        let usage = store.credential_usage().await?;
+        Ok::<_, anyhow::Error>((stored, identities, credentials, locations, hits, usage))
+    }
+    .await;
+    store.close().await;
+    let (stored, identities, credentials, locations, hits, usage) = loaded?;
+    let incident = &stored.incident;
+    let Some(patched_at) = incident.patched_at else {
+        bail!("incident '{name}' has no patch time; residual access is measured from the patch");
+    };
+    let window = Window {
+        compromised_at: incident.compromised_at,
+        patched_at,
+    };
+    let scope = incident
+        .scope
+        .iter()
+        .map(|s| ScopeRef::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
+    let locations: Vec<LocationFacts> = locations
+        .into_iter()
+        .map(|l| LocationFacts {
+            credential_id: l.credential_id,
+            location: l.location,
+        })
+        .collect();
+    let hits: Vec<HitFacts> = hits
+        .into_iter()
+        .map(|h| HitFacts {
+            provider: provider_of(&h.source_kind),
+            pointer: format!("{}@{}", h.raw.file, h.raw.offset),
+            rule: h.rule,
+            techniques: h.techniques,
+            at: h.time,
+            action: h.action,
+            actor: h.actor,
+            credential: h.credential,
+            target: h.target,
+            summary: h.summary,
+        })
+        .collect();
+    let inputs = ResidualInputs {
+        window,
+        scope: &scope,
+        now: ctx.now,
+        identities: &identities,
+        credentials: &credentials,
+        locations: &locations,
+        hits: &hits,
+        usage: &usage,
+        normalise: &normalise_path,
+    };
+    let artifacts = residual_access(&inputs, &policy);
+    let count = |tier: Tier| artifacts.iter().filter(|a| a.tier.tier == tier).count();
+    match ctx.format {
+        Format::Json => output::json(&serde_json::json!({
+            "incident": incident.name,
+            "policy": { "origin": policy.origin(), "digest": policy.digest() },
+            "counts": {
+                "kill": count(Tier::Kill),
+                "rotate": count(Tier::Rotate),
+                "validate": count(Tier::Validate),
+            },
+            "artifacts": artifacts,
+        }))?,
+        _ => {
+            if artifacts.is_empty() {
+                output::line(&format!(
+                    "incident '{name}': no residual access found from the scope, scans and hunts in the store"
+                ));
+            } else {
+                let mut table = output::table(&[
+                    "tier",
+                    "provider",
+                    "kind",
+                    "artifact",
+                    "reasons",
+                    "evidence",
+                    "recent use",
+                ]);
+                for a in &artifacts {
+                    let reasons: Vec<&str> = a.reasons.iter().map(|r| r.reason.as_str()).collect();
+                    let evidence: usize = a.reasons.iter().map(|r| r.evidence.len()).sum();
+                    table.add_row(vec![
+                        a.tier.tier.to_string(),
+                        a.provider.clone(),
+                        a.kind.to_string(),
+                        a.label.clone(),
+                        reasons.join(", "),
+                        evidence.to_string(),
+                        a.disruption.recent_uses.to_string(),
+                    ]);
+                }
+                output::print_table(&table);
+                output::line(&format!(
+                    "{} artifacts: {} kill, {} rotate, {} validate (policy: {}); --format json has every reason's evidence",
+                    artifacts.len(),
+                    count(Tier::Kill),
+                    count(Tier::Rotate),
+                    count(Tier::Validate),
+                    policy.origin()
+                ));
+            }
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -8,5 +8,6 @@
 #![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 pub mod policy;
+pub mod residual;
 pub mod scope;
 pub mod signing;

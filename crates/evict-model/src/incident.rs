@@ -59,6 +59,9 @@ vocabulary!(
         CreatedDuringWindow = "created_during_window",
         /// Created by, or belonging to, a foothold.
         CreatedByFoothold = "created_by_foothold",
+        /// Created or changed during the window by an actor not known to be compromised
+        /// (possibly legitimate work): examine it.
+        ChangedDuringWindow = "changed_during_window",
         /// A session, refresh token or grant issued before the patch and still valid.
         IssuedBeforePatch = "issued_before_patch",
         /// Used from an attacker address or user agent.

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::error::query;
+use crate::inventory::{opt_text, opt_time, parsed, text};
 use crate::journal;
 use crate::text::{opt_time_text, time_text};
 use crate::{Backend, Store, StoreError};
@@ -269,31 +270,82 @@ impl Store {
             return Ok(None);
         }
         let mut total = Usage::default();
-        for row in rows {
-            let get_i = |name: &str| -> Result<u64, StoreError> {
-                let v: i64 = row.try_get(name).map_err(query("read usage"))?;
-                Ok(u64::try_from(v).unwrap_or(0))
-            };
-            let get_t = |name: &str| -> Result<Option<Timestamp>, StoreError> {
-                let v: Option<String> = row.try_get(name).map_err(query("read usage"))?;
-                Ok(v.and_then(|t| t.parse().ok()))
-            };
-            let get_m =
-                |name: &str| -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
-                    let v: String = row.try_get(name).map_err(query("read usage"))?;
-                    Ok(serde_json::from_str(&v).unwrap_or_default())
-                };
-            total.merge(Usage {
-                events: get_i("events")?,
-                failures: get_i("failures")?,
-                first_seen: get_t("first_seen")?,
-                last_seen: get_t("last_seen")?,
-                sources: get_m("sources")?,
-                user_agents: get_m("user_agents")?,
-                actions: get_m("actions")?,
-            });
+        for row in &rows {
+            total.merge(usage_from_row(row)?);
         }
         Ok(Some(total))
+    }
+
+    /// Usage of every credential from every stored hunt, summed across log sets, keyed by
+    /// (provider, native id).
+    pub async fn credential_usage(
+        &self,
+    ) -> Result<std::collections::HashMap<(String, String), Usage>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT provider, native_id, events, failures, first_seen, last_seen, sources, \
+             user_agents, actions FROM log_usage WHERE subject = 'credential'",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query("read usage"))?;
+        let mut all: std::collections::HashMap<(String, String), Usage> =
+            std::collections::HashMap::new();
+        for row in &rows {
+            let key = (
+                row.try_get("provider").map_err(query("read usage"))?,
+                row.try_get("native_id").map_err(query("read usage"))?,
+            );
+            all.entry(key).or_default().merge(usage_from_row(row)?);
+        }
+        Ok(all)
+    }
+
+    /// Every stored hunt hit.
+    pub async fn hunt_hits(&self) -> Result<Vec<StoredHit>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT rule, rule_id, title, severity, techniques, at, window_position, source_kind, \
+             action, actor, credential, target, source, user_agent, summary, event_id, raw_file, \
+             raw_offset FROM hunt_hits ORDER BY at, hit_key",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query("read hunt hits"))?;
+        rows.iter()
+            .map(|row| {
+                let techniques = text(row, "techniques")?;
+                let offset: i64 = row
+                    .try_get("raw_offset")
+                    .map_err(query("read a hunt hit"))?;
+                Ok(StoredHit {
+                    rule: text(row, "rule")?,
+                    rule_id: opt_text(row, "rule_id")?,
+                    title: text(row, "title")?,
+                    severity: parsed(row, "severity")?,
+                    techniques: serde_json::from_str(&techniques).map_err(|e| {
+                        StoreError::Corrupt {
+                            what: "techniques",
+                            value: techniques.clone(),
+                            reason: e.to_string(),
+                        }
+                    })?,
+                    time: opt_time(row, "at")?.unwrap_or(Timestamp::UNIX_EPOCH),
+                    window: opt_text(row, "window_position")?,
+                    source_kind: text(row, "source_kind")?,
+                    action: text(row, "action")?,
+                    actor: opt_text(row, "actor")?,
+                    credential: opt_text(row, "credential")?,
+                    target: opt_text(row, "target")?,
+                    source: opt_text(row, "source")?,
+                    user_agent: opt_text(row, "user_agent")?,
+                    summary: text(row, "summary")?,
+                    event_id: opt_text(row, "event_id")?,
+                    raw: RawPointer {
+                        file: text(row, "raw_file")?,
+                        offset: u64::try_from(offset).unwrap_or(0),
+                    },
+                })
+            })
+            .collect()
     }
 
     /// How many hits are stored.
@@ -306,4 +358,28 @@ impl Store {
             .map_err(query("count hunt hits"))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+}
+
+fn usage_from_row(row: &sqlx::any::AnyRow) -> Result<Usage, StoreError> {
+    let count = |name: &str| -> Result<u64, StoreError> {
+        let v: i64 = row.try_get(name).map_err(query("read usage"))?;
+        Ok(u64::try_from(v).unwrap_or(0))
+    };
+    let time = |name: &str| -> Result<Option<Timestamp>, StoreError> {
+        let v: Option<String> = row.try_get(name).map_err(query("read usage"))?;
+        Ok(v.and_then(|t| t.parse().ok()))
+    };
+    let counts = |name: &str| -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        let v: String = row.try_get(name).map_err(query("read usage"))?;
+        Ok(serde_json::from_str(&v).unwrap_or_default())
+    };
+    Ok(Usage {
+        events: count("events")?,
+        failures: count("failures")?,
+        first_seen: time("first_seen")?,
+        last_seen: time("last_seen")?,
+        sources: counts("sources")?,
+        user_agents: counts("user_agents")?,
+        actions: counts("actions")?,
+    })
 }

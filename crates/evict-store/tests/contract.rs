@@ -504,3 +504,56 @@ async fn futures_join_all<F: std::future::Future>(
     out.extend(done.into_iter().flatten());
     out
 }
+
+on_both_backends!(incidents_open_once_and_journal_each_scope_change, |ts| {
+    use evict_model::{Incident, IncidentStatus};
+    let now = reference_now();
+    let incident = Incident {
+        name: "ci-breach".into(),
+        compromised_at: "2026-05-22T00:00:00Z".parse().unwrap(),
+        patched_at: Some("2026-05-26T00:00:00Z".parse().unwrap()),
+        scope: vec!["provider:aws".into()],
+        ioc_ips: vec!["203.0.113.66".into()],
+        ioc_user_agents: vec!["evil-kit".into()],
+        status: IncidentStatus::Open,
+    };
+    let opened = ts.store.open_incident(&incident, now).await.unwrap();
+    assert_eq!(opened.incident, incident);
+    assert_eq!(opened.first_journal, opened.last_journal);
+    let again = ts.store.open_incident(&incident, now).await.unwrap_err();
+    assert!(
+        matches!(again, evict_store::IncidentError::Exists { .. }),
+        "{again}"
+    );
+    let (changed, did) = ts
+        .store
+        .change_incident_scope(
+            "ci-breach",
+            &["repo:/src/infra".to_string()],
+            &["provider:aws".to_string()],
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(did);
+    assert_eq!(changed.incident.scope, vec!["repo:/src/infra".to_string()]);
+    assert!(changed.last_journal > opened.last_journal);
+    let (_, did) = ts
+        .store
+        .change_incident_scope("ci-breach", &["repo:/src/infra".to_string()], &[], now)
+        .await
+        .unwrap();
+    assert!(!did, "adding what is there changes nothing");
+    let listed = ts.store.incidents().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].incident.scope, changed.incident.scope);
+    let missing = ts
+        .store
+        .change_incident_scope("nope", &[], &[], now)
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, evict_store::IncidentError::NotFound(_)));
+    let report = ts.store.journal_verify().await.unwrap();
+    assert!(report.broken.is_none());
+    assert_eq!(report.entries, 2, "open and one scope change");
+});

@@ -1,0 +1,724 @@
+//! Residual access: every artifact an incident must deal with, each with every reason that put
+//! it there and pointers to the evidence (inventory rows, scan locations, hunt hits).
+//!
+//! Pure: the caller loads the inventory, locations and hunt hits; this decides. An artifact is
+//! never left out for lack of an inventory row: a foothold the inventory does not know (a user
+//! the attacker made, a session key only the logs saw) is listed as unresolved, by the
+//! provider's own reference, so it cannot be forgotten.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use evict_model::{
+    Credential, CredentialKind, CredentialStatus, Identity, Location, PrivilegeTier,
+    ResidualReason, Usage,
+};
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+
+use crate::policy::{Policy, Subject, TierDecision, TierFacts};
+use crate::scope::{ScopeKind, ScopeRef, Window, location_in_scope};
+
+/// A hunt hit as the residual computation needs it.
+#[derive(Debug, Clone)]
+pub struct HitFacts {
+    /// The rule's name (a Sigma rule's, or a built-in's such as `ioc-ip`).
+    pub rule: String,
+    /// ATT&CK technique ids of the rule.
+    pub techniques: Vec<String>,
+    /// When the event happened.
+    pub at: Timestamp,
+    /// The provider (`aws`, `okta`, `github`, …).
+    pub provider: String,
+    /// The provider's action name.
+    pub action: String,
+    /// Who acted (user name, login, ARN tail).
+    pub actor: Option<String>,
+    /// The actor's credential (access key id, token id).
+    pub credential: Option<String>,
+    /// What the action was done to.
+    pub target: Option<String>,
+    /// One line for people.
+    pub summary: String,
+    /// Where the raw record is, `file@offset`.
+    pub pointer: String,
+}
+
+/// A secret location with its credential.
+#[derive(Debug, Clone)]
+pub struct LocationFacts {
+    /// The credential id.
+    pub credential_id: String,
+    /// Where it was seen.
+    pub location: Location,
+}
+
+/// Usage of one credential from stored hunts, keyed by provider and native id.
+pub type UsageIndex = HashMap<(String, String), Usage>;
+
+/// Everything the computation reads.
+pub struct ResidualInputs<'a> {
+    /// The window.
+    pub window: Window,
+    /// The scope, as stored (`identity:i_…`, `repo:PATH`, …).
+    pub scope: &'a [ScopeRef],
+    /// The clock.
+    pub now: Timestamp,
+    /// Every identity in the inventory.
+    pub identities: &'a [Identity],
+    /// Every credential in the inventory.
+    pub credentials: &'a [Credential],
+    /// Every stored secret location.
+    pub locations: &'a [LocationFacts],
+    /// Every stored hunt hit.
+    pub hits: &'a [HitFacts],
+    /// Usage from stored hunts.
+    pub usage: &'a UsageIndex,
+    /// Paths made comparable (canonical where they exist).
+    pub normalise: &'a dyn Fn(&str) -> String,
+}
+
+/// What an artifact is.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ArtifactRef {
+    /// An identity in the inventory.
+    Identity {
+        /// Evict id.
+        id: String,
+    },
+    /// A credential in the inventory.
+    Credential {
+        /// Evict id.
+        id: String,
+    },
+    /// Something only the logs know: a user, key, session or change the inventory has no
+    /// row for. Import or discover the provider to resolve it.
+    Unresolved {
+        /// The provider.
+        provider: String,
+        /// `identity`, `credential`, `session` or `change`.
+        what: String,
+        /// The provider's reference (user name, key id, action and target).
+        reference: String,
+    },
+}
+
+/// One reason with the evidence for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReasonWithEvidence {
+    /// Why.
+    pub reason: ResidualReason,
+    /// Pointers: `scope …`, `location …`, `hunt RULE at FILE@OFFSET: summary`.
+    pub evidence: Vec<String>,
+}
+
+/// What a kill would break: recent use of the artifact.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Disruption {
+    /// Uses within the policy's recent-use period (events from stored hunts, or 1 when only
+    /// the inventory's last-used time falls in it).
+    pub recent_uses: u64,
+    /// Last use known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_used_at: Option<Timestamp>,
+    /// Source addresses with counts, most used first (at most five).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<(String, u64)>,
+    /// User agents with counts (at most five).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub user_agents: Vec<(String, u64)>,
+    /// Actions with counts (at most five).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<(String, u64)>,
+}
+
+/// An artifact of the residual access set.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResidualArtifact {
+    /// What it is.
+    pub artifact: ArtifactRef,
+    /// Provider.
+    pub provider: String,
+    /// A name for people: identity name, credential preview or key, provider reference.
+    pub label: String,
+    /// Identity or credential kind.
+    pub kind: Subject,
+    /// The identity it belongs to, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    /// The owning identity's privilege.
+    pub privilege: PrivilegeTier,
+    /// Every reason, with evidence.
+    pub reasons: Vec<ReasonWithEvidence>,
+    /// The tier the policy gave it.
+    pub tier: TierDecision,
+    /// What a kill would break.
+    pub disruption: Disruption,
+}
+
+/// Rules whose techniques mean something was created or changed: ATT&CK Create Account,
+/// Account Manipulation (additional credentials, roles, trust), Domain or Tenant Policy
+/// Modification, Modify Authentication Process (IdPs, MFA).
+const CHANGE_TECHNIQUES: &[&str] = &["T1136", "T1098", "T1484", "T1556"];
+/// Additional Cloud Credentials, SSH Authorized Keys, Device Registration: the change is a new
+/// credential of the target.
+const CREDENTIAL_TECHNIQUES: &[&str] = &["T1098.001", "T1098.004", "T1098.005"];
+
+fn has_technique(hit: &HitFacts, list: &[&str]) -> bool {
+    hit.techniques.iter().any(|t| {
+        let t = t.to_ascii_uppercase();
+        list.iter()
+            .any(|w| t == *w || (t.starts_with(w) && t.as_bytes().get(w.len()) == Some(&b'.')))
+    })
+}
+
+impl std::fmt::Debug for ResidualInputs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResidualInputs")
+            .field("window", &self.window)
+            .field("scope", &self.scope)
+            .field("identities", &self.identities.len())
+            .field("credentials", &self.credentials.len())
+            .field("locations", &self.locations.len())
+            .field("hits", &self.hits.len())
+            .finish()
+    }
+}
+
+/// Logs name principals as ARNs in one place and bare names in another
+/// (`arn:aws:iam::1:user/ci-deploy` acts, `ci-deploy` is the target): compare by the name.
+fn principal_key(name: &str) -> String {
+    let name = name.trim();
+    let short = if name.starts_with("arn:") {
+        name.rsplit_once('/').map_or(name, |(_, tail)| tail)
+    } else {
+        name
+    };
+    short.to_ascii_lowercase()
+}
+
+fn hit_evidence(hit: &HitFacts) -> String {
+    format!("hunt {} at {}: {}", hit.rule, hit.pointer, hit.summary)
+}
+
+fn is_session_like(kind: CredentialKind) -> bool {
+    matches!(
+        kind,
+        CredentialKind::Session
+            | CredentialKind::RefreshToken
+            | CredentialKind::AccessToken
+            | CredentialKind::OauthGrant
+    )
+}
+
+fn live(c: &Credential, now: Timestamp) -> bool {
+    matches!(
+        c.status,
+        CredentialStatus::Active | CredentialStatus::Inactive
+    ) && c.expires_at.is_none_or(|e| e > now)
+}
+
+#[derive(Default)]
+struct Collected {
+    reasons: BTreeMap<ArtifactRef, BTreeMap<ResidualReason, BTreeSet<String>>>,
+    unresolved_kind: HashMap<ArtifactRef, Subject>,
+}
+
+impl Collected {
+    fn add(&mut self, artifact: ArtifactRef, reason: ResidualReason, evidence: String) {
+        self.reasons
+            .entry(artifact)
+            .or_default()
+            .entry(reason)
+            .or_default()
+            .insert(evidence);
+    }
+}
+
+/// Computes the residual access set and tiers it with `policy`. Artifacts come out ordered
+/// by tier (kill first), then provider and label.
+pub fn residual_access(inputs: &ResidualInputs<'_>, policy: &Policy) -> Vec<ResidualArtifact> {
+    let identities: HashMap<&str, &Identity> = inputs
+        .identities
+        .iter()
+        .map(|i| (i.id.as_str(), i))
+        .collect();
+    let credentials: HashMap<&str, &Credential> = inputs
+        .credentials
+        .iter()
+        .map(|c| (c.id.as_str(), c))
+        .collect();
+    let mut by_identity: HashMap<&str, Vec<&Credential>> = HashMap::new();
+    let mut by_native: HashMap<(&str, &str), &Credential> = HashMap::new();
+    for c in inputs.credentials {
+        if let Some(id) = &c.identity {
+            by_identity.entry(id.as_str()).or_default().push(c);
+        }
+        if let Some(native) = &c.native_id {
+            by_native.insert((c.provider.as_str(), native.as_str()), c);
+        }
+    }
+    // Actors and targets in logs are names (user name, login, e-mail) or ARNs.
+    let mut by_name: HashMap<(&str, String), &Identity> = HashMap::new();
+    for i in inputs.identities {
+        let p = i.provider.as_str();
+        by_name.insert((p, i.name.to_ascii_lowercase()), i);
+        by_name.insert((p, i.external_id.to_ascii_lowercase()), i);
+        if let Some(tail) = i.external_id.rsplit_once('/') {
+            by_name.insert((p, tail.1.to_ascii_lowercase()), i);
+        }
+    }
+    let identity_named = |provider: &str, name: &str| {
+        by_name
+            .get(&(provider, name.to_ascii_lowercase()))
+            .or_else(|| by_name.get(&(provider, principal_key(name))))
+            .copied()
+    };
+
+    let mut out = Collected::default();
+    let in_scope = |kind: ScopeKind| inputs.scope.iter().filter(move |s| s.kind == kind);
+
+    // Identities in scope: each of their live credentials.
+    let mut scoped_identities: BTreeMap<&str, String> = BTreeMap::new();
+    for s in in_scope(ScopeKind::Identity) {
+        if identities.contains_key(s.value.as_str()) {
+            scoped_identities.insert(s.value.as_str(), format!("scope {s}"));
+        }
+    }
+    for s in in_scope(ScopeKind::Provider) {
+        for i in inputs
+            .identities
+            .iter()
+            .filter(|i| i.provider.as_str() == s.value)
+        {
+            scoped_identities
+                .entry(i.id.as_str())
+                .or_insert_with(|| format!("scope {s}"));
+        }
+    }
+    for (id, why) in &scoped_identities {
+        for c in by_identity.get(id).into_iter().flatten() {
+            if live(c, inputs.now) {
+                out.add(
+                    ArtifactRef::Credential {
+                        id: c.id.to_string(),
+                    },
+                    ResidualReason::IdentityInScope,
+                    why.clone(),
+                );
+            }
+        }
+    }
+
+    // Sessions, refresh tokens and grants of in-scope identities and systems issued before the
+    // patch and still valid: they outlive the fix.
+    let systems: HashSet<&str> = in_scope(ScopeKind::System)
+        .map(|s| s.value.as_str())
+        .collect();
+    for c in inputs.credentials {
+        let scoped = c
+            .identity
+            .as_ref()
+            .is_some_and(|i| scoped_identities.contains_key(i.as_str()))
+            || systems.contains(c.provider.as_str());
+        if scoped
+            && is_session_like(c.kind)
+            && live(c, inputs.now)
+            && c.issued_at.is_none_or(|t| t < inputs.window.patched_at)
+        {
+            let when = c.issued_at.map_or_else(
+                || "issue time unknown".to_string(),
+                |t| format!("issued {t}"),
+            );
+            out.add(
+                ArtifactRef::Credential {
+                    id: c.id.to_string(),
+                },
+                ResidualReason::IssuedBeforePatch,
+                format!(
+                    "inventory {}: {when}, patched {}",
+                    c.id, inputs.window.patched_at
+                ),
+            );
+        }
+        if systems.contains(c.provider.as_str())
+            && c.kind == CredentialKind::SigningKey
+            && live(c, inputs.now)
+        {
+            out.add(
+                ArtifactRef::Credential {
+                    id: c.id.to_string(),
+                },
+                ResidualReason::SigningKeyInScope,
+                format!("scope system:{}", c.provider),
+            );
+        }
+    }
+
+    // Secrets seen in scope, and every other copy of them.
+    let place_scopes: Vec<&ScopeRef> = inputs
+        .scope
+        .iter()
+        .filter(|s| matches!(s.kind, ScopeKind::Repo | ScopeKind::Host))
+        .collect();
+    let mut exposed: BTreeSet<&str> = BTreeSet::new();
+    for l in inputs.locations {
+        if let Some(s) = place_scopes
+            .iter()
+            .find(|s| location_in_scope(s, &l.location, inputs.normalise))
+        {
+            exposed.insert(l.credential_id.as_str());
+            out.add(
+                ArtifactRef::Credential {
+                    id: l.credential_id.clone(),
+                },
+                ResidualReason::ExposedInScope,
+                format!("location {} (scope {s})", l.location.display()),
+            );
+        }
+    }
+    for l in inputs.locations {
+        if exposed.contains(l.credential_id.as_str())
+            && !place_scopes
+                .iter()
+                .any(|s| location_in_scope(s, &l.location, inputs.normalise))
+        {
+            out.add(
+                ArtifactRef::Credential {
+                    id: l.credential_id.clone(),
+                },
+                ResidualReason::CopyOfExposed,
+                format!("location {} (outside the scope)", l.location.display()),
+            );
+        }
+    }
+
+    // The logs: indicator use, new sources after the patch, pre-patch sessions still used.
+    let credential_ref =
+        |provider: &str, native: &str, what: &str| match by_native.get(&(provider, native)) {
+            Some(c) => ArtifactRef::Credential {
+                id: c.id.to_string(),
+            },
+            None => ArtifactRef::Unresolved {
+                provider: provider.to_string(),
+                what: what.to_string(),
+                reference: native.to_string(),
+            },
+        };
+    let mut compromised_actors: HashSet<(String, String)> = HashSet::new();
+    for (provider, name) in scoped_identities
+        .keys()
+        .filter_map(|id| identities.get(id))
+        .flat_map(|i| {
+            [
+                (i.provider.as_str(), i.name.as_str()),
+                (i.provider.as_str(), i.external_id.as_str()),
+            ]
+        })
+    {
+        compromised_actors.insert((provider.to_string(), principal_key(name)));
+    }
+    for hit in inputs.hits {
+        let reason = match hit.rule.as_str() {
+            "ioc-ip" | "ioc-user-agent" => ResidualReason::UsedFromIndicator,
+            "credential-new-source-after-patch" => ResidualReason::UsedAfterPatchFromNewSource,
+            "session-issued-before-patch-used-after" => ResidualReason::IssuedBeforePatch,
+            _ => continue,
+        };
+        if reason != ResidualReason::IssuedBeforePatch
+            && let Some(actor) = &hit.actor
+        {
+            compromised_actors.insert((hit.provider.clone(), principal_key(actor)));
+        }
+        let what = if reason == ResidualReason::IssuedBeforePatch {
+            "session"
+        } else {
+            "credential"
+        };
+        let artifact = match (&hit.credential, &hit.actor) {
+            (Some(native), _) => credential_ref(&hit.provider, native, what),
+            (None, Some(actor)) => match identity_named(&hit.provider, actor) {
+                Some(i) => ArtifactRef::Identity {
+                    id: i.id.to_string(),
+                },
+                None => ArtifactRef::Unresolved {
+                    provider: hit.provider.clone(),
+                    what: "identity".into(),
+                    reference: principal_key(actor),
+                },
+            },
+            (None, None) => continue,
+        };
+        if let ArtifactRef::Unresolved { .. } = &artifact {
+            let kind = if what == "session" {
+                Subject::Credential(CredentialKind::Session)
+            } else {
+                Subject::Credential(CredentialKind::AccessKey)
+            };
+            out.unresolved_kind.insert(artifact.clone(), kind);
+        }
+        out.add(artifact, reason, hit_evidence(hit));
+    }
+
+    // Footholds: what was created or changed during the window. Attributed to a compromised
+    // actor it is the attacker's; otherwise it is examined, not killed — an administrator's
+    // ordinary work during the window must not be torn down. What a foothold does in turn is
+    // followed until nothing new appears.
+    let mut changes: Vec<&HitFacts> = inputs
+        .hits
+        .iter()
+        .filter(|h| h.at >= inputs.window.compromised_at && has_technique(h, CHANGE_TECHNIQUES))
+        .collect();
+    changes.sort_by_key(|h| h.at);
+    let mut attributed: HashSet<usize> = HashSet::new();
+    loop {
+        let before = attributed.len();
+        for (n, hit) in changes.iter().enumerate() {
+            let by_compromised = hit.actor.as_ref().is_some_and(|a| {
+                compromised_actors.contains(&(hit.provider.clone(), principal_key(a)))
+            });
+            if by_compromised
+                && attributed.insert(n)
+                && let Some(target) = &hit.target
+            {
+                compromised_actors.insert((hit.provider.clone(), principal_key(target)));
+            }
+        }
+        if attributed.len() == before {
+            break;
+        }
+    }
+    for (n, hit) in changes.iter().enumerate() {
+        let during = hit.at <= inputs.window.patched_at;
+        let reason = match (attributed.contains(&n), during) {
+            (true, true) => ResidualReason::CreatedDuringWindow,
+            (true, false) => ResidualReason::CreatedByFoothold,
+            (false, true) => ResidualReason::ChangedDuringWindow,
+            (false, false) => continue,
+        };
+        let Some(target) = &hit.target else {
+            let artifact = ArtifactRef::Unresolved {
+                provider: hit.provider.clone(),
+                what: "change".into(),
+                reference: hit.action.clone(),
+            };
+            out.unresolved_kind
+                .insert(artifact.clone(), Subject::Identity);
+            out.add(artifact, reason, hit_evidence(hit));
+            continue;
+        };
+        let identity = identity_named(&hit.provider, target);
+        if has_technique(hit, CREDENTIAL_TECHNIQUES) {
+            // The new credential: the target's credentials issued from the event on; if the
+            // inventory has none yet, the change itself until discovery resolves it.
+            let issued: Vec<&&Credential> = identity
+                .and_then(|i| by_identity.get(i.id.as_str()))
+                .into_iter()
+                .flatten()
+                .filter(|c| {
+                    c.issued_at.is_some_and(|t| {
+                        t >= hit.at - SignedDuration::from_hours(24) && live(c, inputs.now)
+                    })
+                })
+                .collect();
+            if !issued.is_empty() {
+                for c in issued {
+                    out.add(
+                        ArtifactRef::Credential {
+                            id: c.id.to_string(),
+                        },
+                        reason,
+                        hit_evidence(hit),
+                    );
+                }
+                continue;
+            }
+            let artifact = ArtifactRef::Unresolved {
+                provider: hit.provider.clone(),
+                what: "credential".into(),
+                reference: format!("{} for {target}", hit.action),
+            };
+            out.unresolved_kind.insert(
+                artifact.clone(),
+                Subject::Credential(CredentialKind::AccessKey),
+            );
+            out.add(artifact, reason, hit_evidence(hit));
+            continue;
+        }
+        let created = hit
+            .techniques
+            .iter()
+            .any(|t| t.to_ascii_uppercase().starts_with("T1136"));
+        let artifact = match (identity, created) {
+            (Some(i), _) => ArtifactRef::Identity {
+                id: i.id.to_string(),
+            },
+            (None, true) => ArtifactRef::Unresolved {
+                provider: hit.provider.clone(),
+                what: "identity".into(),
+                reference: principal_key(target),
+            },
+            (None, false) => ArtifactRef::Unresolved {
+                provider: hit.provider.clone(),
+                what: "change".into(),
+                reference: format!("{} on {target}", hit.action),
+            },
+        };
+        if let ArtifactRef::Unresolved { .. } = &artifact {
+            out.unresolved_kind
+                .insert(artifact.clone(), Subject::Identity);
+        }
+        // An identity the attacker made brings every credential it holds.
+        if let (Some(i), true) = (
+            identity,
+            created && reason == ResidualReason::CreatedDuringWindow,
+        ) {
+            for c in by_identity.get(i.id.as_str()).into_iter().flatten() {
+                if live(c, inputs.now) {
+                    out.add(
+                        ArtifactRef::Credential {
+                            id: c.id.to_string(),
+                        },
+                        ResidualReason::CreatedByFoothold,
+                        format!(
+                            "belongs to {} ({}), created during the window",
+                            i.name, i.id
+                        ),
+                    );
+                }
+            }
+        }
+        out.add(artifact, reason, hit_evidence(hit));
+    }
+
+    let recent_from =
+        inputs.now - SignedDuration::from_hours(24 * i64::from(policy.recent_use_days()));
+    let mut artifacts: Vec<ResidualArtifact> = out
+        .reasons
+        .iter()
+        .map(|(artifact, reasons)| {
+            let (provider, label, kind, identity, privilege, native, last_used) = match artifact {
+                ArtifactRef::Credential { id } => match credentials.get(id.as_str()) {
+                    Some(c) => {
+                        let owner = c.identity.as_ref().and_then(|i| identities.get(i.as_str()));
+                        (
+                            c.provider.to_string(),
+                            c.native_id
+                                .clone()
+                                .or_else(|| c.preview.clone())
+                                .unwrap_or_else(|| c.external_key.clone()),
+                            Subject::Credential(c.kind),
+                            c.identity.as_ref().map(|i| i.to_string()),
+                            owner.map_or(PrivilegeTier::Unknown, |o| o.privilege),
+                            c.native_id.clone(),
+                            c.last_used_at,
+                        )
+                    }
+                    None => (
+                        String::new(),
+                        id.clone(),
+                        Subject::Credential(CredentialKind::ApiToken),
+                        None,
+                        PrivilegeTier::Unknown,
+                        None,
+                        None,
+                    ),
+                },
+                ArtifactRef::Identity { id } => match identities.get(id.as_str()) {
+                    Some(i) => (
+                        i.provider.to_string(),
+                        i.name.clone(),
+                        Subject::Identity,
+                        Some(i.id.to_string()),
+                        i.privilege,
+                        None,
+                        i.last_used_at,
+                    ),
+                    None => (
+                        String::new(),
+                        id.clone(),
+                        Subject::Identity,
+                        None,
+                        PrivilegeTier::Unknown,
+                        None,
+                        None,
+                    ),
+                },
+                ArtifactRef::Unresolved {
+                    provider,
+                    what,
+                    reference,
+                } => (
+                    provider.clone(),
+                    format!("{what} {reference} (not in the inventory)"),
+                    out.unresolved_kind
+                        .get(artifact)
+                        .copied()
+                        .unwrap_or(Subject::Identity),
+                    None,
+                    PrivilegeTier::Unknown,
+                    (what != "change").then(|| reference.clone()),
+                    None,
+                ),
+            };
+            let usage = native
+                .as_ref()
+                .and_then(|n| inputs.usage.get(&(provider.clone(), n.clone())));
+            let disruption = disruption_of(usage, last_used, recent_from);
+            let facts = TierFacts {
+                reasons: reasons.keys().copied().collect(),
+                subject: kind,
+                privilege,
+                recent_uses: disruption.recent_uses,
+            };
+            ResidualArtifact {
+                artifact: artifact.clone(),
+                provider,
+                label,
+                kind,
+                identity,
+                privilege,
+                reasons: reasons
+                    .iter()
+                    .map(|(reason, evidence)| ReasonWithEvidence {
+                        reason: *reason,
+                        evidence: evidence.iter().cloned().collect(),
+                    })
+                    .collect(),
+                tier: policy.decide(&facts),
+                disruption,
+            }
+        })
+        .collect();
+    artifacts.sort_by(|a, b| {
+        (a.tier.tier, &a.provider, &a.label).cmp(&(b.tier.tier, &b.provider, &b.label))
+    });
+    artifacts
+}
+
+fn top(map: &BTreeMap<String, u64>) -> Vec<(String, u64)> {
+    let mut v: Vec<(String, u64)> = map.iter().map(|(k, n)| (k.clone(), *n)).collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(5);
+    v
+}
+
+fn disruption_of(
+    usage: Option<&Usage>,
+    inventory_last_used: Option<Timestamp>,
+    recent_from: Timestamp,
+) -> Disruption {
+    let last_used_at = usage.and_then(|u| u.last_seen).max(inventory_last_used);
+    let recent_uses = match usage {
+        Some(u) if u.last_seen.is_some_and(|t| t >= recent_from) => u.events.max(1),
+        _ if inventory_last_used.is_some_and(|t| t >= recent_from) => 1,
+        _ => 0,
+    };
+    Disruption {
+        recent_uses,
+        last_used_at,
+        sources: usage.map(|u| top(&u.sources)).unwrap_or_default(),
+        user_agents: usage.map(|u| top(&u.user_agents)).unwrap_or_default(),
+        actions: usage.map(|u| top(&u.actions)).unwrap_or_default(),
+    }
+}
