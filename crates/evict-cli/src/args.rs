@@ -46,6 +46,10 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0 for code-scanning services (`evict scan` only).
     Sarif,
+    /// Markdown (`evict incident plan` only).
+    Md,
+    /// A self-contained HTML page (`evict incident plan` only).
+    Html,
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +223,60 @@ pub enum IncidentCommand {
         /// A tier policy file (TOML; docs/incident-policy.md) instead of the shipped default.
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
+    },
+    /// The ordered containment plan (stored as a new version when it changed): each step
+    /// with its action, tier, owner, what it will break and the evidence that will prove it.
+    Plan {
+        /// The incident's name.
+        name: String,
+        /// A tier policy file (TOML) instead of the shipped default.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
+    /// Record by hand that an artifact was dealt with ("attested", never "verified"). The
+    /// closure gate accepts attestations only for the validation tier unless
+    /// `close --allow-attested`.
+    Attest {
+        /// The incident's name.
+        name: String,
+        /// The artifact's key, as the plan lists it.
+        artifact: String,
+        /// Who attests (a person).
+        #[arg(long, value_name = "WHO")]
+        by: String,
+        /// What was done and seen.
+        #[arg(long, value_name = "TEXT")]
+        note: String,
+    },
+    /// Leave an artifact as it is, with an owner, a reason, an approver who is not the owner,
+    /// and an end (for an artifact that cannot be revoked: its natural expiry).
+    Except {
+        /// The incident's name.
+        name: String,
+        /// The artifact's key, as the plan lists it.
+        artifact: String,
+        /// Who answers for it.
+        #[arg(long)]
+        owner: String,
+        /// Who approves the exception (not the owner).
+        #[arg(long)]
+        approver: String,
+        /// Why it stays.
+        #[arg(long)]
+        reason: String,
+        /// When the exception ends (RFC 3339 or a date).
+        #[arg(long, value_name = "TIME")]
+        expires: String,
+    },
+    /// Close the incident: refused, with exactly what is missing and exit code 1, while any
+    /// artifact of the latest plan lacks verified evidence, an allowed attestation or a live
+    /// exception.
+    Close {
+        /// The incident's name.
+        name: String,
+        /// Accept attestations for every tier, not only validation.
+        #[arg(long)]
+        allow_attested: bool,
     },
     /// List the incidents in the store.
     List,

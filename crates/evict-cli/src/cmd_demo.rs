@@ -181,7 +181,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
             },
             "stats": stats,
         }))?,
-        Format::Table | Format::Sarif => {
+        Format::Table | Format::Sarif | Format::Md | Format::Html => {
             say(&format!("Inventory posture as of {now}:"));
             crate::cmd_inventory::print_stats(&stats);
             say(&format!(

@@ -226,7 +226,7 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
         megabytes_per_second: read.bytes as f64 / 1e6 / seconds.max(1e-9),
     };
     match ctx.format {
-        Format::Json | Format::Sarif => output::json(&HuntJson {
+        Format::Json | Format::Sarif | Format::Md | Format::Html => output::json(&HuntJson {
             hits: &report.hits,
             summary,
             stored: stored.clone(),

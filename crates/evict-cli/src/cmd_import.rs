@@ -94,7 +94,7 @@ pub async fn run(ctx: &Context, cmd: ImportCommand) -> anyhow::Result<Outcome> {
     store.close().await;
     match ctx.format {
         Format::Json => output::json(&summaries)?,
-        Format::Table | Format::Sarif => {
+        Format::Table | Format::Sarif | Format::Md | Format::Html => {
             let mut table = output::table(&[
                 "file",
                 "rows",

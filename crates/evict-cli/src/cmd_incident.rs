@@ -1,12 +1,18 @@
 //! `evict incident …`: open an incident, change its scope, list and show incidents.
 
 use anyhow::{Context as _, bail};
+use evict_incident::gate::{EvidenceFacts, ExceptionFacts, GateLine, Standing, closure_gate};
+use evict_incident::plan::{Plan, build_plan};
 use evict_incident::policy::Policy;
-use evict_incident::residual::{HitFacts, LocationFacts, ResidualInputs, residual_access};
+use evict_incident::residual::{
+    HitFacts, LocationFacts, ResidualArtifact, ResidualInputs, residual_access,
+};
 use evict_incident::scope::{ScopeKind, ScopeRef, Window, location_in_scope};
 use evict_logs::hunt::IpNet;
-use evict_model::{Incident, IncidentStatus, Tier};
-use evict_store::{IncidentError, ShowResult, Store, StoredIncident};
+use evict_model::{EvidenceVerdict, Incident, IncidentStatus, Tier};
+use evict_store::{
+    IncidentError, ShowResult, Store, StoredEvidence, StoredException, StoredIncident,
+};
 
 use crate::args::{Format, IncidentCommand, IncidentOpenArgs, IncidentScopeArgs};
 use crate::cmd_hunt::parse_time;
@@ -17,6 +23,25 @@ pub async fn run(ctx: &Context, cmd: IncidentCommand) -> anyhow::Result<Outcome>
         IncidentCommand::Open(args) => open(ctx, args).await,
         IncidentCommand::Scope(args) => scope(ctx, args).await,
         IncidentCommand::Residual { name, policy } => residual(ctx, &name, policy.as_deref()).await,
+        IncidentCommand::Plan { name, policy } => plan(ctx, &name, policy.as_deref()).await,
+        IncidentCommand::Attest {
+            name,
+            artifact,
+            by,
+            note,
+        } => attest(ctx, &name, &artifact, &by, &note).await,
+        IncidentCommand::Except {
+            name,
+            artifact,
+            owner,
+            approver,
+            reason,
+            expires,
+        } => except(ctx, &name, &artifact, &owner, &approver, &reason, &expires).await,
+        IncidentCommand::Close {
+            name,
+            allow_attested,
+        } => close(ctx, &name, allow_attested).await,
         IncidentCommand::List => list(ctx).await,
         IncidentCommand::Show { name } => show(ctx, &name).await,
     }
@@ -266,16 +291,17 @@ fn provider_of(source_kind: &str) -> String {
     }
 }
 
-async fn residual(
+/// The residual access set of an incident, tiered by the policy given (or the default).
+async fn compute_residual(
     ctx: &Context,
+    store: &Store,
     name: &str,
     policy_file: Option<&std::path::Path>,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<(Policy, Vec<ResidualArtifact>)> {
     let policy = match policy_file {
         Some(path) => Policy::from_file(path)?,
         None => Policy::default_policy(),
     };
-    let store = crate::open_store().await?;
     let loaded = async {
         let Some(stored) = store.incident(name).await? else {
             return Err(IncidentError::NotFound(name.to_string()).into());
@@ -296,7 +322,6 @@ async fn residual(
         Ok::<_, anyhow::Error>((stored, identities, credentials, locations, hits, usage))
     }
     .await;
-    store.close().await;
     let (stored, identities, credentials, locations, hits, usage) = loaded?;
     let incident = &stored.incident;
     let Some(patched_at) = incident.patched_at else {
@@ -345,10 +370,22 @@ async fn residual(
         normalise: &normalise_path,
     };
     let artifacts = residual_access(&inputs, &policy);
+    Ok((policy, artifacts))
+}
+
+async fn residual(
+    ctx: &Context,
+    name: &str,
+    policy_file: Option<&std::path::Path>,
+) -> anyhow::Result<Outcome> {
+    let store = crate::open_store().await?;
+    let computed = compute_residual(ctx, &store, name, policy_file).await;
+    store.close().await;
+    let (policy, artifacts) = computed?;
     let count = |tier: Tier| artifacts.iter().filter(|a| a.tier.tier == tier).count();
     match ctx.format {
         Format::Json => output::json(&serde_json::json!({
-            "incident": incident.name,
+            "incident": name,
             "policy": { "origin": policy.origin(), "digest": policy.digest() },
             "counts": {
                 "kill": count(Tier::Kill),
@@ -424,4 +461,354 @@ fn print_incident(stored: &StoredIncident) {
         "opened       {} (journal entry {}, last change {})",
         stored.opened_at, stored.first_journal, stored.last_journal
     ));
+}
+
+async fn plan(
+    ctx: &Context,
+    name: &str,
+    policy_file: Option<&std::path::Path>,
+) -> anyhow::Result<Outcome> {
+    let store = crate::open_store().await?;
+    let result = async {
+        let (policy, artifacts) = compute_residual(ctx, &store, name, policy_file).await?;
+        let plan = build_plan(name, &artifacts, &policy, ctx.now);
+        let (version, new) = store
+            .store_plan(
+                name,
+                &serde_json::to_value(&plan)?,
+                &plan.policy_digest,
+                &plan.content_digest(),
+                ctx.now,
+            )
+            .await?;
+        Ok::<_, anyhow::Error>((plan, version, new))
+    }
+    .await;
+    store.close().await;
+    let (plan, version, new) = result?;
+    let note = if new {
+        format!("stored as version {version}")
+    } else {
+        format!("unchanged since version {version}")
+    };
+    match ctx.format {
+        Format::Json => output::json(&serde_json::json!({
+            "version": version,
+            "new_version": new,
+            "plan": plan,
+        }))?,
+        Format::Md => output::line(&plan_markdown(&plan, version)),
+        Format::Html => output::line(&plan_html(&plan, version)),
+        Format::Table | Format::Sarif => {
+            if plan.steps.is_empty() {
+                output::line(&format!("incident '{name}': nothing to do ({note})"));
+                return Ok(Outcome::Ok);
+            }
+            let mut table = output::table(&[
+                "#", "phase", "tier", "action", "artifact", "owner", "breaks", "after",
+            ]);
+            for s in &plan.steps {
+                table.add_row(vec![
+                    s.order.to_string(),
+                    format!("{:?}", s.phase),
+                    s.tier.to_string(),
+                    s.action.to_string(),
+                    format!("{} ({}, {})", s.label, s.provider, s.artifact),
+                    s.owner.clone().unwrap_or_else(|| "-".into()),
+                    s.disruption.clone(),
+                    s.after
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ]);
+            }
+            output::print_table(&table);
+            output::line(&format!(
+                "plan of '{name}': {} steps ({note}); --format json|md|html has each step's proof and reason",
+                plan.steps.len()
+            ));
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn plan_markdown(plan: &Plan, version: i64) -> String {
+    let cell = |t: &str| t.replace('|', "\\|").replace('\n', " ");
+    let mut out = format!(
+        "# Containment plan: {}\n\nVersion {version}, made {}, tier policy {} (digest `{}`).\n",
+        plan.incident,
+        plan.made_at,
+        plan.policy_origin,
+        &plan.policy_digest[..16.min(plan.policy_digest.len())]
+    );
+    let mut phase = None;
+    for s in &plan.steps {
+        if phase != Some(s.phase) {
+            phase = Some(s.phase);
+            out.push_str(&format!(
+                "\n## {:?}\n\n{}.\n\n| # | tier | action | artifact | owner | breaks | proof | why |\n|---|---|---|---|---|---|---|---|\n",
+                s.phase,
+                s.phase.explain()
+            ));
+        }
+        out.push_str(&format!(
+            "| {} | {} | {}{} | {} ({}, `{}`) | {} | {} | {} | {} |\n",
+            s.order,
+            s.tier,
+            s.action,
+            if s.after.is_empty() {
+                String::new()
+            } else {
+                format!(" after {:?}", s.after)
+            },
+            cell(&s.label),
+            s.provider,
+            s.artifact,
+            cell(s.owner.as_deref().unwrap_or("-")),
+            cell(&s.disruption),
+            cell(&s.proof),
+            cell(&s.why)
+        ));
+    }
+    out
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn plan_html(plan: &Plan, version: i64) -> String {
+    let mut rows = String::new();
+    for s in &plan.steps {
+        rows.push_str(&format!(
+            "<tr class=\"{}\"><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td><td>{}<br><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            s.tier,
+            s.order,
+            s.phase,
+            s.tier,
+            html_escape(&s.action.to_string()),
+            html_escape(&s.label),
+            html_escape(&s.artifact),
+            html_escape(s.owner.as_deref().unwrap_or("-")),
+            html_escape(&s.disruption),
+            html_escape(&s.proof),
+            html_escape(&s.why),
+        ));
+    }
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Containment plan: {name}</title>\n<style>body{{font-family:system-ui,sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.3em .5em;vertical-align:top}}tr.kill td:nth-child(3){{color:#b00;font-weight:bold}}tr.rotate td:nth-child(3){{color:#a60}}</style></head>\n<body><h1>Containment plan: {name}</h1><p>Version {version}, made {made}, tier policy {origin} (digest <code>{digest}</code>).</p>\n<table><thead><tr><th>#</th><th>phase</th><th>tier</th><th>action</th><th>artifact</th><th>owner</th><th>breaks</th><th>proof</th><th>why</th></tr></thead><tbody>\n{rows}</tbody></table></body></html>",
+        name = html_escape(&plan.incident),
+        made = plan.made_at,
+        origin = html_escape(&plan.policy_origin),
+        digest = html_escape(&plan.policy_digest),
+    )
+}
+
+/// The latest plan, or an error saying to make one.
+async fn latest_plan(store: &Store, name: &str) -> anyhow::Result<(i64, Plan)> {
+    if store.incident(name).await?.is_none() {
+        return Err(IncidentError::NotFound(name.to_string()).into());
+    }
+    let Some(stored) = store.latest_plan(name).await? else {
+        bail!("incident '{name}' has no plan yet; make one with `evict incident plan {name}`");
+    };
+    let plan: Plan = serde_json::from_value(stored.plan)
+        .with_context(|| format!("stored plan version {} of '{name}'", stored.version))?;
+    Ok((stored.version, plan))
+}
+
+fn check_artifact(plan: &Plan, name: &str, artifact: &str) -> anyhow::Result<()> {
+    if !plan.steps.iter().any(|s| s.artifact == artifact) {
+        bail!(
+            "'{artifact}' is not an artifact of the latest plan of '{name}'; `evict incident plan {name}` lists them (the key after the label)"
+        );
+    }
+    Ok(())
+}
+
+async fn attest(
+    ctx: &Context,
+    name: &str,
+    artifact: &str,
+    by: &str,
+    note: &str,
+) -> anyhow::Result<Outcome> {
+    if by.trim().is_empty() || note.trim().is_empty() {
+        bail!("--by and --note must say who attests and what was done");
+    }
+    let store = crate::open_store().await?;
+    let result = async {
+        let (_, plan) = latest_plan(&store, name).await?;
+        check_artifact(&plan, name, artifact)?;
+        let evidence = StoredEvidence {
+            artifact: artifact.to_string(),
+            verdict: EvidenceVerdict::Attested,
+            by: by.trim().to_string(),
+            detail: note.trim().to_string(),
+            at: ctx.now,
+            journal: 0,
+        };
+        Ok::<_, anyhow::Error>(store.record_evidence(name, &evidence, ctx.now).await?)
+    }
+    .await;
+    store.close().await;
+    let seq = result?;
+    match ctx.format {
+        Format::Json => output::json(
+            &serde_json::json!({ "artifact": artifact, "verdict": "attested", "journal": seq }),
+        )?,
+        _ => output::line(&format!(
+            "attested {artifact} for '{name}' by {by} (journal entry {seq}); attested is not verified"
+        )),
+    }
+    Ok(Outcome::Ok)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn except(
+    ctx: &Context,
+    name: &str,
+    artifact: &str,
+    owner: &str,
+    approver: &str,
+    reason: &str,
+    expires: &str,
+) -> anyhow::Result<Outcome> {
+    let expires_at = parse_time("--expires", expires)?;
+    if expires_at <= ctx.now {
+        bail!(
+            "--expires {expires_at} is not in the future; an exception must end later than now ({})",
+            ctx.now
+        );
+    }
+    if owner.trim().is_empty() || approver.trim().is_empty() || reason.trim().is_empty() {
+        bail!("--owner, --approver and --reason must all be given");
+    }
+    if owner.trim().eq_ignore_ascii_case(approver.trim()) {
+        bail!("the approver must not be the owner ({owner}): an exception needs a second person");
+    }
+    let store = crate::open_store().await?;
+    let result = async {
+        let (_, plan) = latest_plan(&store, name).await?;
+        check_artifact(&plan, name, artifact)?;
+        let exception = StoredException {
+            artifact: artifact.to_string(),
+            owner: owner.trim().to_string(),
+            approver: approver.trim().to_string(),
+            reason: reason.trim().to_string(),
+            expires_at,
+            at: ctx.now,
+            journal: 0,
+        };
+        Ok::<_, anyhow::Error>(store.record_exception(name, &exception, ctx.now).await?)
+    }
+    .await;
+    store.close().await;
+    let seq = result?;
+    match ctx.format {
+        Format::Json => output::json(
+            &serde_json::json!({ "artifact": artifact, "expires_at": expires_at, "journal": seq }),
+        )?,
+        _ => output::line(&format!(
+            "exception for {artifact} in '{name}' until {expires_at}, owner {owner}, approved by {approver} (journal entry {seq})"
+        )),
+    }
+    Ok(Outcome::Ok)
+}
+
+async fn close(ctx: &Context, name: &str, allow_attested: bool) -> anyhow::Result<Outcome> {
+    let store = crate::open_store().await?;
+    let result = async {
+        let Some(current) = store.incident(name).await? else {
+            return Err(IncidentError::NotFound(name.to_string()).into());
+        };
+        if current.incident.status == IncidentStatus::Closed {
+            return Err(IncidentError::Closed(name.to_string()).into());
+        }
+        let (version, plan) = latest_plan(&store, name).await?;
+        let evidence: Vec<EvidenceFacts> = store
+            .evidence_of(name)
+            .await?
+            .into_iter()
+            .map(|e| EvidenceFacts {
+                artifact: e.artifact,
+                verdict: e.verdict,
+                at: e.at,
+            })
+            .collect();
+        let exceptions: Vec<ExceptionFacts> = store
+            .exceptions_of(name)
+            .await?
+            .into_iter()
+            .map(|x| ExceptionFacts {
+                artifact: x.artifact,
+                expires_at: x.expires_at,
+            })
+            .collect();
+        let gate = closure_gate(
+            &plan,
+            version,
+            &evidence,
+            &exceptions,
+            allow_attested,
+            ctx.now,
+        );
+        let closed = if gate.may_close {
+            let body = serde_json::json!({
+                "plan_version": version,
+                "allow_attested": allow_attested,
+                "artifacts": gate.lines.len(),
+            });
+            Some(store.close_incident(name, &body, ctx.now).await?)
+        } else {
+            None
+        };
+        Ok::<_, anyhow::Error>((gate, closed))
+    }
+    .await;
+    store.close().await;
+    let (gate, closed) = result?;
+    let missing: Vec<&GateLine> = gate
+        .lines
+        .iter()
+        .filter(|l| matches!(l.standing, Standing::Missing { .. }))
+        .collect();
+    match ctx.format {
+        Format::Json => {
+            output::json(&serde_json::json!({ "closed": closed.is_some(), "gate": gate }))?
+        }
+        _ => {
+            if closed.is_some() {
+                output::line(&format!(
+                    "incident '{name}' closed: all {} artifacts of plan version {} are verified, attested where allowed, or excepted",
+                    gate.lines.len(),
+                    gate.plan_version
+                ));
+            } else {
+                output::line(&format!(
+                    "incident '{name}' NOT closed: {} of {} artifacts of plan version {} lack evidence:",
+                    missing.len(),
+                    gate.lines.len(),
+                    gate.plan_version
+                ));
+                for l in &missing {
+                    if let Standing::Missing { what } = &l.standing {
+                        output::line(&format!(
+                            "  {} {} ({}; {}): {what}",
+                            l.tier, l.artifact, l.label, l.action
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(if closed.is_some() {
+        Outcome::Ok
+    } else {
+        Outcome::Attention
+    })
 }

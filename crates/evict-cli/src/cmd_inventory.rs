@@ -336,7 +336,7 @@ async fn stats(ctx: &Context, store: &evict_store::Store) -> anyhow::Result<Outc
     let stats = store.inventory_stats(ctx.now).await?;
     match ctx.format {
         Format::Json => output::json(&stats)?,
-        Format::Table | Format::Sarif => print_stats(&stats),
+        Format::Table | Format::Sarif | Format::Md | Format::Html => print_stats(&stats),
     }
     Ok(Outcome::Ok)
 }

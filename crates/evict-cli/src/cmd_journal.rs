@@ -12,17 +12,19 @@ pub async fn run(ctx: &Context, cmd: JournalCommand) -> anyhow::Result<Outcome> 
             let report = report?;
             match ctx.format {
                 Format::Json => output::json(&report)?,
-                Format::Table | Format::Sarif => match (&report.broken, &report.head) {
-                    (Some(broken), _) => output::line(&format!(
-                        "journal BROKEN at entry {}: {} ({} entries before it verified)",
-                        broken.seq, broken.reason, report.entries
-                    )),
-                    (None, Some(head)) => output::line(&format!(
-                        "journal intact: {} entries, head {head}",
-                        report.entries
-                    )),
-                    (None, None) => output::line("journal intact: no entries"),
-                },
+                Format::Table | Format::Sarif | Format::Md | Format::Html => {
+                    match (&report.broken, &report.head) {
+                        (Some(broken), _) => output::line(&format!(
+                            "journal BROKEN at entry {}: {} ({} entries before it verified)",
+                            broken.seq, broken.reason, report.entries
+                        )),
+                        (None, Some(head)) => output::line(&format!(
+                            "journal intact: {} entries, head {head}",
+                            report.entries
+                        )),
+                        (None, None) => output::line("journal intact: no entries"),
+                    }
+                }
             }
             Ok(if report.broken.is_some() {
                 Outcome::Attention

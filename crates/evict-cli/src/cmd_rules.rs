@@ -226,7 +226,7 @@ fn list(
         }
     }
     match ctx.format {
-        Format::Json | Format::Sarif => output::json(&items)?,
+        Format::Json | Format::Sarif | Format::Md | Format::Html => output::json(&items)?,
         Format::Table => {
             output::print_table(&table);
             output::line(&format!("{} rules", items.len()));

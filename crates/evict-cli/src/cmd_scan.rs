@@ -120,7 +120,9 @@ pub async fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
             engine.rules(),
             env!("CARGO_PKG_VERSION"),
         ))?,
-        Format::Table => print_report(&findings, &stats, seconds, stored.as_ref(), shown_skips),
+        Format::Table | Format::Md | Format::Html => {
+            print_report(&findings, &stats, seconds, stored.as_ref(), shown_skips)
+        }
     }
     if ctx.format != Format::Table && !ctx.quiet {
         output::note(false, &summary_line(&findings, &stats, seconds));

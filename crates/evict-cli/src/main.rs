@@ -50,6 +50,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let page = matches!(cli.format, args::Format::Md | args::Format::Html);
+    if page
+        && !matches!(
+            cli.command,
+            Command::Incident(args::IncidentCommand::Plan { .. })
+        )
+    {
+        output::error("--format md and html are for `evict incident plan`; use table or json here");
+        return ExitCode::from(2);
+    }
     if cli.format == args::Format::Sarif && !matches!(cli.command, Command::Scan(_)) {
         output::error("--format sarif is for `evict scan`; use table or json here");
         return ExitCode::from(2);

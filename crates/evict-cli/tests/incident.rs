@@ -314,3 +314,247 @@ fn residual_access_kills_the_planted_footholds_and_not_the_lookalike() {
         "a credential was killed only for being in scope"
     );
 }
+
+#[test]
+fn the_gate_refuses_closure_until_every_artifact_has_evidence_or_an_exception() {
+    let env = Env::new();
+    let data = env.path("data");
+    let generated = env.run(&["generate", "--out", data.to_str().unwrap(), "--users", "3"]);
+    assert_eq!(generated.code, 0, "{}", generated.stderr);
+    let csv = data.join("credential-report.csv");
+    assert_eq!(
+        env.run(&[
+            "import",
+            "aws-credential-report",
+            csv.to_str().unwrap(),
+            "-q"
+        ])
+        .code,
+        0
+    );
+    let open = env.run(&[
+        "incident",
+        "open",
+        "gate",
+        "--compromised-at",
+        "2026-05-22",
+        "--patched-at",
+        "2026-05-26",
+        "--scope",
+        "provider:aws",
+    ]);
+    assert_eq!(open.code, 0, "{}", open.stderr);
+    let no_plan = env.run(&["incident", "close", "gate"]);
+    assert_eq!(no_plan.code, 2);
+    assert!(
+        no_plan.stderr.contains("has no plan yet"),
+        "{}",
+        no_plan.stderr
+    );
+
+    let plan = env.run(&["incident", "plan", "gate", "--format", "json"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let plan = plan.json();
+    assert_eq!(plan["version"], 1);
+    let steps = plan["plan"]["steps"].as_array().unwrap();
+    assert!(steps.len() >= 3, "{steps:?}");
+    assert!(
+        steps
+            .iter()
+            .all(|s| s["tier"] == "validate" && s["action"] == "examine")
+    );
+    let keys: Vec<String> = steps
+        .iter()
+        .map(|s| s["artifact"].as_str().unwrap().to_string())
+        .collect();
+    // The same residual state makes no new version.
+    let again = env.run(&["incident", "plan", "gate", "--format", "json"]);
+    assert_eq!(again.json()["version"], 1);
+    assert_eq!(again.json()["new_version"], false);
+
+    let refused = env.run(&["incident", "close", "gate"]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(
+        refused
+            .stdout
+            .contains(&format!("{} of {} artifacts", keys.len(), keys.len()))
+    );
+    for key in &keys {
+        assert!(
+            refused.stdout.contains(key.as_str()),
+            "{key} not listed as missing"
+        );
+    }
+
+    // Attest all but one; except the last with an approver who is not the owner.
+    for key in &keys[1..] {
+        let attest = env.run(&[
+            "incident",
+            "attest",
+            "gate",
+            key,
+            "--by",
+            "dana",
+            "--note",
+            "key unused, owner confirmed",
+        ]);
+        assert_eq!(attest.code, 0, "{}", attest.stderr);
+    }
+    let unknown = env.run(&[
+        "incident", "attest", "gate", "c_nope", "--by", "dana", "--note", "x",
+    ]);
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown
+            .stderr
+            .contains("not an artifact of the latest plan")
+    );
+    let still = env.run(&["incident", "close", "gate", "--format", "json"]);
+    assert_eq!(still.code, 1);
+    let gate = still.json();
+    assert_eq!(gate["closed"], false);
+    let missing: Vec<&Value> = gate["gate"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["standing"].get("missing").is_some())
+        .collect();
+    assert_eq!(missing.len(), 1, "{missing:?}");
+    assert_eq!(missing[0]["artifact"], keys[0].as_str());
+
+    let same_person = env.run(&[
+        "incident",
+        "except",
+        "gate",
+        &keys[0],
+        "--owner",
+        "sam",
+        "--approver",
+        "sam",
+        "--reason",
+        "break-glass",
+        "--expires",
+        "2026-09-01",
+    ]);
+    assert_eq!(same_person.code, 2);
+    assert!(
+        same_person
+            .stderr
+            .contains("approver must not be the owner")
+    );
+    let past = env.run(&[
+        "incident",
+        "except",
+        "gate",
+        &keys[0],
+        "--owner",
+        "sam",
+        "--approver",
+        "lee",
+        "--reason",
+        "break-glass",
+        "--expires",
+        "2026-05-01",
+    ]);
+    assert_eq!(past.code, 2);
+    assert!(past.stderr.contains("not in the future"));
+    let excepted = env.run(&[
+        "incident",
+        "except",
+        "gate",
+        &keys[0],
+        "--owner",
+        "sam",
+        "--approver",
+        "lee",
+        "--reason",
+        "break-glass account, rotated quarterly",
+        "--expires",
+        "2026-09-01",
+    ]);
+    assert_eq!(excepted.code, 0, "{}", excepted.stderr);
+
+    let closed = env.run(&["incident", "close", "gate"]);
+    assert_eq!(closed.code, 0, "{}{}", closed.stdout, closed.stderr);
+    assert!(closed.stdout.contains("closed"));
+    let twice = env.run(&["incident", "close", "gate"]);
+    assert_eq!(twice.code, 2);
+    assert!(twice.stderr.contains("is closed"), "{}", twice.stderr);
+    let show = env.run(&["incident", "show", "gate", "--format", "json"]);
+    assert_eq!(show.json()["status"], "closed");
+    let verify = env.run(&["journal", "verify"]);
+    assert_eq!(verify.code, 0, "{}", verify.stdout);
+}
+
+#[test]
+fn attestations_count_for_the_kill_tier_only_when_allowed() {
+    let env = Env::new();
+    let data = env.path("data");
+    let generated = env.run(&[
+        "generate",
+        "--out",
+        data.to_str().unwrap(),
+        "--users",
+        "3",
+        "--logs",
+        "1500",
+    ]);
+    assert_eq!(generated.code, 0, "{}", generated.stderr);
+    let csv = data.join("credential-report.csv");
+    env.run(&[
+        "import",
+        "aws-credential-report",
+        csv.to_str().unwrap(),
+        "-q",
+    ]);
+    let plan_ids = attack_plan();
+    env.run(&[
+        "hunt",
+        data.join("cloudtrail.jsonl").to_str().unwrap(),
+        "--ioc-ip",
+        plan_ids.attacker_ip,
+        "--store",
+        "-q",
+    ]);
+    env.run(&[
+        "incident",
+        "open",
+        "kills",
+        "--compromised-at",
+        "2026-05-22",
+        "--patched-at",
+        "2026-05-26",
+    ]);
+    let plan = env
+        .run(&["incident", "plan", "kills", "--format", "json"])
+        .json();
+    let steps = plan["plan"]["steps"].as_array().unwrap();
+    assert!(!steps.is_empty());
+    assert!(steps.iter().all(|s| s["tier"] == "kill"), "{steps:#?}");
+    let mut keys: Vec<&str> = steps
+        .iter()
+        .map(|s| s["artifact"].as_str().unwrap())
+        .collect();
+    keys.dedup();
+    for key in &keys {
+        env.run(&[
+            "incident",
+            "attest",
+            "kills",
+            key,
+            "--by",
+            "dana",
+            "--note",
+            "deactivated by hand",
+        ]);
+    }
+    let refused = env.run(&["incident", "close", "kills"]);
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(
+        refused.stdout.contains("only attested"),
+        "{}",
+        refused.stdout
+    );
+    let allowed = env.run(&["incident", "close", "kills", "--allow-attested"]);
+    assert_eq!(allowed.code, 0, "{}{}", allowed.stdout, allowed.stderr);
+}

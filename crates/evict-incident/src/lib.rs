@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+pub mod gate;
+pub mod plan;
 pub mod policy;
 pub mod residual;
 pub mod scope;

@@ -132,11 +132,31 @@ pub struct Disruption {
     pub actions: Vec<(String, u64)>,
 }
 
+impl ArtifactRef {
+    /// The short, stable name responders type (`evict incident attest NAME KEY`): the Evict id
+    /// for inventory rows, `provider:what:reference` for the rest.
+    pub fn key(&self) -> String {
+        match self {
+            ArtifactRef::Identity { id } | ArtifactRef::Credential { id } => id.clone(),
+            ArtifactRef::Unresolved {
+                provider,
+                what,
+                reference,
+            } => format!("{provider}:{what}:{reference}"),
+        }
+    }
+}
+
 /// An artifact of the residual access set.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResidualArtifact {
+    /// The stable key of [`ArtifactRef::key`].
+    pub key: String,
     /// What it is.
     pub artifact: ArtifactRef,
+    /// The owner of its identity, when the inventory says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Provider.
     pub provider: String,
     /// A name for people: identity name, credential preview or key, provider reference.
@@ -449,11 +469,11 @@ pub fn residual_access(inputs: &ResidualInputs<'_>, policy: &Policy) -> Vec<Resi
             },
             (None, None) => continue,
         };
-        if let ArtifactRef::Unresolved { .. } = &artifact {
-            let kind = if what == "session" {
-                Subject::Credential(CredentialKind::Session)
-            } else {
-                Subject::Credential(CredentialKind::AccessKey)
+        if let ArtifactRef::Unresolved { what, .. } = &artifact {
+            let kind = match what.as_str() {
+                "session" => Subject::Credential(CredentialKind::Session),
+                "identity" => Subject::Identity,
+                _ => Subject::Credential(CredentialKind::AccessKey),
             };
             out.unresolved_kind.insert(artifact.clone(), kind);
         }
@@ -597,6 +617,17 @@ pub fn residual_access(inputs: &ResidualInputs<'_>, policy: &Policy) -> Vec<Resi
         .reasons
         .iter()
         .map(|(artifact, reasons)| {
+            let owner = match artifact {
+                ArtifactRef::Credential { id } => credentials
+                    .get(id.as_str())
+                    .and_then(|c| c.identity.as_ref())
+                    .and_then(|i| identities.get(i.as_str()))
+                    .and_then(|i| i.owner.clone()),
+                ArtifactRef::Identity { id } => {
+                    identities.get(id.as_str()).and_then(|i| i.owner.clone())
+                }
+                ArtifactRef::Unresolved { .. } => None,
+            };
             let (provider, label, kind, identity, privilege, native, last_used) = match artifact {
                 ArtifactRef::Credential { id } => match credentials.get(id.as_str()) {
                     Some(c) => {
@@ -672,7 +703,9 @@ pub fn residual_access(inputs: &ResidualInputs<'_>, policy: &Policy) -> Vec<Resi
                 recent_uses: disruption.recent_uses,
             };
             ResidualArtifact {
+                key: artifact.key(),
                 artifact: artifact.clone(),
+                owner,
                 provider,
                 label,
                 kind,

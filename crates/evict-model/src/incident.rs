@@ -89,6 +89,10 @@ vocabulary!(
         TerminateSessions = "terminate_sessions",
         /// Rotate a key that signs tokens.
         RotateSigningKey = "rotate_signing_key",
+        /// Undo a change (a trust policy, a membership, a role grant) made by the attacker.
+        Revert = "revert",
+        /// Look at it and decide; no provider operation.
+        Examine = "examine",
     }
 );
 

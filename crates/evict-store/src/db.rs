@@ -36,6 +36,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0004_incidents.sql"),
         include_str!("../migrations/postgres/0004_incidents.sql"),
     ),
+    (
+        5,
+        "plans, evidence and exceptions",
+        include_str!("../migrations/sqlite/0005_plans_evidence_exceptions.sql"),
+        include_str!("../migrations/postgres/0005_plans_evidence_exceptions.sql"),
+    ),
 ];
 
 /// Hands the embedded migrations of one backend to sqlx's migrator.

@@ -318,3 +318,379 @@ impl Store {
             .collect()
     }
 }
+
+/// A stored plan version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredPlan {
+    /// 1, 2, …: a new version only when the content changed.
+    pub version: i64,
+    /// When this version was made.
+    pub made_at: Timestamp,
+    /// Digest of the policy that tiered it.
+    pub policy_digest: String,
+    /// Digest of its content.
+    pub content_digest: String,
+    /// The plan as JSON (evict-incident's `Plan`).
+    pub plan: serde_json::Value,
+    /// Its journal entry.
+    pub journal: i64,
+}
+
+/// Evidence about one artifact: a probe's verdict or a person's attestation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredEvidence {
+    /// The artifact key.
+    pub artifact: String,
+    /// The verdict.
+    pub verdict: evict_model::EvidenceVerdict,
+    /// Who (a person for attestations, a connector for probes).
+    pub by: String,
+    /// What was checked or said.
+    pub detail: String,
+    /// When.
+    pub at: Timestamp,
+    /// Its journal entry.
+    pub journal: i64,
+}
+
+/// An exception: an artifact left as it is, owned, approved and time-limited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredException {
+    /// The artifact key.
+    pub artifact: String,
+    /// Who answers for it.
+    pub owner: String,
+    /// Who approved it (never the owner).
+    pub approver: String,
+    /// Why.
+    pub reason: String,
+    /// When it ends (for an irrevocable artifact, its natural expiry).
+    pub expires_at: Timestamp,
+    /// When it was granted.
+    pub at: Timestamp,
+    /// Its journal entry.
+    pub journal: i64,
+}
+
+impl Store {
+    /// Reads an incident inside a write transaction, refusing a closed one.
+    async fn open_incident_row(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        name: &str,
+    ) -> Result<StoredIncident, IncidentError> {
+        let row = sqlx::query(&placeholders(
+            self.backend(),
+            &format!("SELECT {COLUMNS} FROM incidents WHERE name = ?"),
+        ))
+        .bind(name.to_string())
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(query("read an incident"))?;
+        let Some(row) = row else {
+            return Err(IncidentError::NotFound(name.to_string()));
+        };
+        let current = incident_from_row(&row)?;
+        if current.incident.status == IncidentStatus::Closed {
+            return Err(IncidentError::Closed(name.to_string()));
+        }
+        Ok(current)
+    }
+
+    async fn touch_incident(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        name: &str,
+        seq: i64,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        sqlx::query(&placeholders(
+            self.backend(),
+            "UPDATE incidents SET updated_at = ?, last_journal = ? WHERE name = ?",
+        ))
+        .bind(time_text(now))
+        .bind(seq)
+        .bind(name.to_string())
+        .execute(&mut **tx)
+        .await
+        .map_err(query("update an incident"))?;
+        Ok(())
+    }
+
+    /// Stores a plan as the incident's next version, unless the latest version has the same
+    /// content. Returns the version in force and whether a new one was written.
+    pub async fn store_plan(
+        &self,
+        name: &str,
+        plan: &serde_json::Value,
+        policy_digest: &str,
+        content_digest: &str,
+        now: Timestamp,
+    ) -> Result<(i64, bool), IncidentError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(query("begin storing a plan"))?;
+        let reservation = journal::reserve(&mut tx).await?;
+        self.open_incident_row(&mut tx, name).await?;
+        let latest = sqlx::query(&placeholders(
+            self.backend(),
+            "SELECT version, content_digest FROM incident_plans WHERE incident = ? \
+             ORDER BY version DESC LIMIT 1",
+        ))
+        .bind(name.to_string())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(query("read the latest plan"))?;
+        let (version, same) = match latest {
+            Some(row) => {
+                let v: i64 = row.try_get("version").map_err(query("read a plan"))?;
+                (v, text(&row, "content_digest")? == content_digest)
+            }
+            None => (0, false),
+        };
+        if same {
+            tx.rollback()
+                .await
+                .map_err(query("end an unchanged plan"))?;
+            return Ok((version, false));
+        }
+        let version = version + 1;
+        sqlx::query(&placeholders(
+            self.backend(),
+            "INSERT INTO incident_plans (incident, version, made_at, policy_digest, \
+             content_digest, plan, journal) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(name.to_string())
+        .bind(version)
+        .bind(time_text(now))
+        .bind(policy_digest.to_string())
+        .bind(content_digest.to_string())
+        .bind(plan.to_string())
+        .bind(reservation.seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(query("store a plan"))?;
+        self.touch_incident(&mut tx, name, reservation.seq, now)
+            .await?;
+        let body = serde_json::json!({
+            "version": version,
+            "policy_digest": policy_digest,
+            "content_digest": content_digest,
+        });
+        journal::write(&mut tx, reservation, now, "incident.plan", name, &body).await?;
+        tx.commit().await.map_err(query("commit a plan"))?;
+        Ok((version, true))
+    }
+
+    /// The incident's latest plan.
+    pub async fn latest_plan(&self, name: &str) -> Result<Option<StoredPlan>, StoreError> {
+        let row = sqlx::query(&placeholders(
+            self.backend(),
+            "SELECT version, made_at, policy_digest, content_digest, plan, journal \
+             FROM incident_plans WHERE incident = ? ORDER BY version DESC LIMIT 1",
+        ))
+        .bind(name.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(query("read the latest plan"))?;
+        row.map(|row| {
+            let plan = text(&row, "plan")?;
+            Ok(StoredPlan {
+                version: row.try_get("version").map_err(query("read a plan"))?,
+                made_at: required_time(&row, "made_at")?,
+                policy_digest: text(&row, "policy_digest")?,
+                content_digest: text(&row, "content_digest")?,
+                plan: serde_json::from_str(&plan).map_err(|e| StoreError::Corrupt {
+                    what: "plan",
+                    value: plan.chars().take(64).collect(),
+                    reason: e.to_string(),
+                })?,
+                journal: row.try_get("journal").map_err(query("read a plan"))?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Records evidence about an artifact of an open incident.
+    pub async fn record_evidence(
+        &self,
+        name: &str,
+        evidence: &StoredEvidence,
+        now: Timestamp,
+    ) -> Result<i64, IncidentError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(query("begin recording evidence"))?;
+        let reservation = journal::reserve(&mut tx).await?;
+        self.open_incident_row(&mut tx, name).await?;
+        let seq = reservation.seq;
+        sqlx::query(&placeholders(
+            self.backend(),
+            "INSERT INTO incident_evidence (incident, artifact, verdict, by_whom, detail, at, journal) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(name.to_string())
+        .bind(evidence.artifact.clone())
+        .bind(evidence.verdict.as_str())
+        .bind(evidence.by.clone())
+        .bind(evidence.detail.clone())
+        .bind(time_text(evidence.at))
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(query("store evidence"))?;
+        self.touch_incident(&mut tx, name, seq, now).await?;
+        let body = serde_json::json!({
+            "artifact": evidence.artifact,
+            "verdict": evidence.verdict,
+            "by": evidence.by,
+            "detail": evidence.detail,
+        });
+        journal::write(&mut tx, reservation, now, "incident.evidence", name, &body).await?;
+        tx.commit().await.map_err(query("commit evidence"))?;
+        Ok(seq)
+    }
+
+    /// Every piece of evidence of an incident, oldest first.
+    pub async fn evidence_of(&self, name: &str) -> Result<Vec<StoredEvidence>, StoreError> {
+        sqlx::query(&placeholders(
+            self.backend(),
+            "SELECT artifact, verdict, by_whom, detail, at, journal FROM incident_evidence \
+             WHERE incident = ? ORDER BY journal",
+        ))
+        .bind(name.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query("read evidence"))?
+        .iter()
+        .map(|row| {
+            Ok(StoredEvidence {
+                artifact: text(row, "artifact")?,
+                verdict: parsed(row, "verdict")?,
+                by: text(row, "by_whom")?,
+                detail: text(row, "detail")?,
+                at: required_time(row, "at")?,
+                journal: row.try_get("journal").map_err(query("read evidence"))?,
+            })
+        })
+        .collect()
+    }
+
+    /// Grants (or replaces) an exception for an artifact of an open incident.
+    pub async fn record_exception(
+        &self,
+        name: &str,
+        exception: &StoredException,
+        now: Timestamp,
+    ) -> Result<i64, IncidentError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(query("begin recording an exception"))?;
+        let reservation = journal::reserve(&mut tx).await?;
+        self.open_incident_row(&mut tx, name).await?;
+        let seq = reservation.seq;
+        sqlx::query(&placeholders(
+            self.backend(),
+            "DELETE FROM incident_exceptions WHERE incident = ? AND artifact = ?",
+        ))
+        .bind(name.to_string())
+        .bind(exception.artifact.clone())
+        .execute(&mut *tx)
+        .await
+        .map_err(query("replace an exception"))?;
+        sqlx::query(&placeholders(
+            self.backend(),
+            "INSERT INTO incident_exceptions (incident, artifact, owner, approver, reason, \
+             expires_at, at, journal) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        ))
+        .bind(name.to_string())
+        .bind(exception.artifact.clone())
+        .bind(exception.owner.clone())
+        .bind(exception.approver.clone())
+        .bind(exception.reason.clone())
+        .bind(time_text(exception.expires_at))
+        .bind(time_text(exception.at))
+        .bind(seq)
+        .execute(&mut *tx)
+        .await
+        .map_err(query("store an exception"))?;
+        self.touch_incident(&mut tx, name, seq, now).await?;
+        let body = serde_json::json!({
+            "artifact": exception.artifact,
+            "owner": exception.owner,
+            "approver": exception.approver,
+            "reason": exception.reason,
+            "expires_at": exception.expires_at,
+        });
+        journal::write(&mut tx, reservation, now, "incident.exception", name, &body).await?;
+        tx.commit().await.map_err(query("commit an exception"))?;
+        Ok(seq)
+    }
+
+    /// The exceptions of an incident.
+    pub async fn exceptions_of(&self, name: &str) -> Result<Vec<StoredException>, StoreError> {
+        sqlx::query(&placeholders(
+            self.backend(),
+            "SELECT artifact, owner, approver, reason, expires_at, at, journal \
+             FROM incident_exceptions WHERE incident = ? ORDER BY artifact",
+        ))
+        .bind(name.to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query("read exceptions"))?
+        .iter()
+        .map(|row| {
+            Ok(StoredException {
+                artifact: text(row, "artifact")?,
+                owner: text(row, "owner")?,
+                approver: text(row, "approver")?,
+                reason: text(row, "reason")?,
+                expires_at: required_time(row, "expires_at")?,
+                at: required_time(row, "at")?,
+                journal: row.try_get("journal").map_err(query("read exceptions"))?,
+            })
+        })
+        .collect()
+    }
+
+    /// Closes an incident; `gate` is what the closure gate saw, kept in the journal entry.
+    pub async fn close_incident(
+        &self,
+        name: &str,
+        gate: &serde_json::Value,
+        now: Timestamp,
+    ) -> Result<StoredIncident, IncidentError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(query("begin closing an incident"))?;
+        let reservation = journal::reserve(&mut tx).await?;
+        self.open_incident_row(&mut tx, name).await?;
+        sqlx::query(&placeholders(
+            self.backend(),
+            "UPDATE incidents SET status = 'closed', closed_at = ?, updated_at = ?, \
+             last_journal = ? WHERE name = ?",
+        ))
+        .bind(time_text(now))
+        .bind(time_text(now))
+        .bind(reservation.seq)
+        .bind(name.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(query("close an incident"))?;
+        journal::write(&mut tx, reservation, now, "incident.close", name, gate).await?;
+        tx.commit()
+            .await
+            .map_err(query("commit closing an incident"))?;
+        self.incident(name)
+            .await?
+            .ok_or_else(|| IncidentError::NotFound(name.to_string()))
+    }
+}

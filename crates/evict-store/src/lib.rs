@@ -23,7 +23,9 @@ pub use db::{Backend, Store};
 pub use error::StoreError;
 pub use home::EvictHome;
 pub use hunts::{HuntStoreSummary, StoredHit, StoredUsage};
-pub use incidents::{IncidentError, LocatedSecret, StoredIncident};
+pub use incidents::{
+    IncidentError, LocatedSecret, StoredEvidence, StoredException, StoredIncident, StoredPlan,
+};
 pub use inventory::{
     BatchOutcome, CredentialFilter, CredentialRow, IdentityFilter, InventoryBatch, InventoryStats,
     RejectedRow, ShowResult,
