@@ -76,6 +76,12 @@ pub enum Command {
     /// list, show. Every change is a journal entry.
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// The installation's report-signing key (ed25519).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Check a signed report.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Run the whole story on a generated organisation, offline, in a fresh temporary store.
     Demo(DemoArgs),
     /// Generate synthetic test data (credential report, inventory, audit logs) for trials and
@@ -278,6 +284,18 @@ pub enum IncidentCommand {
         #[arg(long)]
         allow_attested: bool,
     },
+    /// Write the incident report an auditor receives (--format html, the default, md or
+    /// json), signed with the installation's key when `evict keys init` has made one.
+    Report {
+        /// The incident's name.
+        name: String,
+        /// Where to write it (default: $EVICT_HOME/reports/NAME-TIME.EXT).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// A tier policy file (TOML) instead of the shipped default.
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+    },
     /// List the incidents in the store.
     List,
     /// Show one incident.
@@ -318,6 +336,26 @@ pub struct IncidentScopeArgs {
     /// Scope references to remove, as `evict incident show` lists them.
     #[arg(long, value_name = "KIND:VALUE", num_args = 1..)]
     pub remove: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create the report-signing key pair in $EVICT_HOME (never overwrites an existing key):
+    /// report-signing.key (0600, secret) and report-signing.pub (hand it to auditors).
+    Init,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Verify a report's signature (embedded, or FILE.sig next to a JSON report) against this
+    /// installation's public key or --key. Exit 1 when it does not verify.
+    Verify {
+        /// The report file.
+        file: PathBuf,
+        /// The signer's public key file (report-signing.pub) instead of this installation's.
+        #[arg(long, value_name = "PUBFILE")]
+        key: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -165,6 +165,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
         output::print_table(&found);
         say("");
     }
+    let story = demo_incident(&store, &home, &data, now, table).await?;
     let stats = store.inventory_stats(now).await?;
     store.close().await;
     match ctx.format {
@@ -179,6 +180,7 @@ pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
                 "hits_by_rule": hunt.hits_by_rule,
                 "stored": hunt_stored,
             },
+            "incident": story,
             "stats": stats,
         }))?,
         Format::Table | Format::Sarif | Format::Md | Format::Html => {
@@ -312,4 +314,183 @@ async fn demo_scan(
     let records: Vec<_> = findings.iter().map(crate::cmd_scan::store_record).collect();
     let stored = store.record_scan(&records, now).await?;
     Ok((findings, stats, stored))
+}
+
+/// Steps 7-11: the incident opened on the planted attack, its residual access, the plan,
+/// attestations, the gate refusing and then passing, and the signed report.
+async fn demo_incident(
+    store: &Store,
+    home: &EvictHome,
+    data: &std::path::Path,
+    now: jiff::Timestamp,
+    table: bool,
+) -> anyhow::Result<serde_json::Value> {
+    use evict_incident::gate::{EvidenceFacts, ExceptionFacts, Standing, closure_gate};
+    use evict_incident::plan::build_plan;
+    use evict_model::{EvidenceVerdict, Incident, IncidentStatus, Tier};
+
+    let say = |text: &str| {
+        if table {
+            output::line(text);
+        }
+    };
+    let plan_ids = evict_testkit::logs::attack_plan();
+    let checkout = std::fs::canonicalize(data.join("checkout"))?;
+    let name = "demo-breach";
+    let incident = Incident {
+        name: name.into(),
+        compromised_at: plan_ids.compromised_at,
+        patched_at: Some(plan_ids.patched_at),
+        scope: vec![
+            "provider:aws".into(),
+            format!("repo:{}", checkout.display()),
+        ],
+        ioc_ips: vec![plan_ids.attacker_ip.into()],
+        ioc_user_agents: vec!["evil-kit".into()],
+        status: IncidentStatus::Open,
+    };
+    store.open_incident(&incident, now).await?;
+    let (policy, artifacts) = crate::cmd_incident::compute_residual(now, store, name, None).await?;
+    let count = |tier: Tier| artifacts.iter().filter(|a| a.tier.tier == tier).count();
+    say(&format!(
+        "7. Opened incident '{name}' (window {} … {}, scope: AWS and the leaked checkout, indicators {} and evil-kit). Residual access: {} artifacts — {} to kill now, {} to rotate, {} to examine.",
+        plan_ids.compromised_at,
+        plan_ids.patched_at,
+        plan_ids.attacker_ip,
+        artifacts.len(),
+        count(Tier::Kill),
+        count(Tier::Rotate),
+        count(Tier::Validate),
+    ));
+    if table {
+        let mut kills = output::table(&["tier", "provider", "artifact", "why"]);
+        for a in artifacts.iter().filter(|a| a.tier.tier != Tier::Validate) {
+            let reasons: Vec<&str> = a.reasons.iter().map(|r| r.reason.as_str()).collect();
+            kills.add_row(vec![
+                a.tier.tier.to_string(),
+                a.provider.clone(),
+                a.label.clone(),
+                reasons.join(", "),
+            ]);
+        }
+        output::print_table(&kills);
+        say("");
+    }
+    let plan = build_plan(name, &artifacts, &policy, now);
+    let (version, _) = store
+        .store_plan(
+            name,
+            &serde_json::to_value(&plan)?,
+            &plan.policy_digest,
+            &plan.content_digest(),
+            now,
+        )
+        .await?;
+    say(&format!(
+        "8. Plan version {version}: {} ordered steps — sessions cut first, keys deactivated one at a time, footholds disabled then deleted, rotations, signing keys last; each step names the evidence that will prove it.",
+        plan.steps.len()
+    ));
+
+    let mut keys: Vec<(&str, Tier)> = plan
+        .steps
+        .iter()
+        .map(|s| (s.artifact.as_str(), s.tier))
+        .collect();
+    keys.dedup();
+    let attest = |artifact: &str| evict_store::StoredEvidence {
+        artifact: artifact.to_string(),
+        verdict: EvidenceVerdict::Attested,
+        by: "demo responder".into(),
+        detail: "checked by hand in the demo (no connector ran)".into(),
+        at: now,
+        journal: 0,
+    };
+    for (artifact, tier) in &keys {
+        if *tier == Tier::Validate {
+            store.record_evidence(name, &attest(artifact), now).await?;
+        }
+    }
+    let plan = &plan;
+    let gate_now = |allow_attested: bool| async move {
+        let evidence: Vec<EvidenceFacts> = store
+            .evidence_of(name)
+            .await?
+            .into_iter()
+            .map(|e| EvidenceFacts {
+                artifact: e.artifact,
+                verdict: e.verdict,
+                at: e.at,
+            })
+            .collect();
+        let exceptions: Vec<ExceptionFacts> = store
+            .exceptions_of(name)
+            .await?
+            .into_iter()
+            .map(|x| ExceptionFacts {
+                artifact: x.artifact,
+                expires_at: x.expires_at,
+            })
+            .collect();
+        Ok::<_, anyhow::Error>(closure_gate(
+            plan,
+            version,
+            &evidence,
+            &exceptions,
+            allow_attested,
+            now,
+        ))
+    };
+    let refused = gate_now(false).await?;
+    let missing = refused
+        .lines
+        .iter()
+        .filter(|l| matches!(l.standing, Standing::Missing { .. }))
+        .count();
+    say(&format!(
+        "9. Attested the {} artifacts to examine. The closure gate refuses: {missing} kill and rotate artifacts have no evidence of revocation yet.",
+        count(Tier::Validate)
+    ));
+    for (artifact, tier) in &keys {
+        if *tier != Tier::Validate {
+            store.record_evidence(name, &attest(artifact), now).await?;
+        }
+    }
+    let passed = gate_now(true).await?;
+    if passed.may_close {
+        store
+            .close_incident(
+                name,
+                &serde_json::json!({ "plan_version": version, "allow_attested": true }),
+                now,
+            )
+            .await?;
+    }
+    say(&format!(
+        "10. With every artifact attested by hand and attestations allowed for every tier (--allow-attested; connectors will bring verified evidence), the gate {} and the incident is {}.",
+        if passed.may_close {
+            "passes"
+        } else {
+            "still refuses"
+        },
+        if passed.may_close { "closed" } else { "open" },
+    ));
+    let key = evict_incident::signing::init_keys(home.dir())?;
+    let written =
+        crate::cmd_incident::write_report(now, store, home, name, None, None, "html").await?;
+    say(&format!(
+        "11. Signed report (key {}): {}\n    Check it: EVICT_HOME={} evict report verify {}\n",
+        key.fingerprint,
+        written.path.display(),
+        home.dir().display(),
+        written.path.display()
+    ));
+    Ok(serde_json::json!({
+        "name": name,
+        "artifacts": { "kill": count(Tier::Kill), "rotate": count(Tier::Rotate), "validate": count(Tier::Validate) },
+        "plan_steps": plan.steps.len(),
+        "gate_missing_before": missing,
+        "closed": passed.may_close,
+        "report": written.path,
+        "report_signed_with": written.signed_with,
+    }))
 }

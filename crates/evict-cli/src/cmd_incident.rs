@@ -4,10 +4,14 @@ use anyhow::{Context as _, bail};
 use evict_incident::gate::{EvidenceFacts, ExceptionFacts, GateLine, Standing, closure_gate};
 use evict_incident::plan::{Plan, build_plan};
 use evict_incident::policy::Policy;
+use evict_incident::report::{
+    ReportData, ReportException, TimelineEvent, render_html, render_json, render_markdown,
+};
 use evict_incident::residual::{
     HitFacts, LocationFacts, ResidualArtifact, ResidualInputs, residual_access,
 };
 use evict_incident::scope::{ScopeKind, ScopeRef, Window, location_in_scope};
+use evict_incident::signing::{self, SignatureStyle, detached_signature_path, sign_report};
 use evict_logs::hunt::IpNet;
 use evict_model::{EvidenceVerdict, Incident, IncidentStatus, Tier};
 use evict_store::{
@@ -42,6 +46,9 @@ pub async fn run(ctx: &Context, cmd: IncidentCommand) -> anyhow::Result<Outcome>
             name,
             allow_attested,
         } => close(ctx, &name, allow_attested).await,
+        IncidentCommand::Report { name, out, policy } => {
+            report(ctx, &name, out.as_deref(), policy.as_deref()).await
+        }
         IncidentCommand::List => list(ctx).await,
         IncidentCommand::Show { name } => show(ctx, &name).await,
     }
@@ -292,8 +299,8 @@ fn provider_of(source_kind: &str) -> String {
 }
 
 /// The residual access set of an incident, tiered by the policy given (or the default).
-async fn compute_residual(
-    ctx: &Context,
+pub(crate) async fn compute_residual(
+    now: jiff::Timestamp,
     store: &Store,
     name: &str,
     policy_file: Option<&std::path::Path>,
@@ -308,11 +315,11 @@ async fn compute_residual(
         };
         let mut identities = Vec::new();
         store
-            .for_each_identity(&Default::default(), ctx.now, None, |i| identities.push(i))
+            .for_each_identity(&Default::default(), now, None, |i| identities.push(i))
             .await?;
         let mut credentials = Vec::new();
         store
-            .for_each_credential(&Default::default(), ctx.now, None, |c| {
+            .for_each_credential(&Default::default(), now, None, |c| {
                 credentials.push(c.credential)
             })
             .await?;
@@ -361,7 +368,7 @@ async fn compute_residual(
     let inputs = ResidualInputs {
         window,
         scope: &scope,
-        now: ctx.now,
+        now,
         identities: &identities,
         credentials: &credentials,
         locations: &locations,
@@ -379,7 +386,7 @@ async fn residual(
     policy_file: Option<&std::path::Path>,
 ) -> anyhow::Result<Outcome> {
     let store = crate::open_store().await?;
-    let computed = compute_residual(ctx, &store, name, policy_file).await;
+    let computed = compute_residual(ctx.now, &store, name, policy_file).await;
     store.close().await;
     let (policy, artifacts) = computed?;
     let count = |tier: Tier| artifacts.iter().filter(|a| a.tier.tier == tier).count();
@@ -470,7 +477,7 @@ async fn plan(
 ) -> anyhow::Result<Outcome> {
     let store = crate::open_store().await?;
     let result = async {
-        let (policy, artifacts) = compute_residual(ctx, &store, name, policy_file).await?;
+        let (policy, artifacts) = compute_residual(ctx.now, &store, name, policy_file).await?;
         let plan = build_plan(name, &artifacts, &policy, ctx.now);
         let (version, new) = store
             .store_plan(
@@ -811,4 +818,244 @@ async fn close(ctx: &Context, name: &str, allow_attested: bool) -> anyhow::Resul
     } else {
         Outcome::Attention
     })
+}
+
+/// A report written to disk.
+pub(crate) struct WrittenReport {
+    pub path: std::path::PathBuf,
+    pub signed_with: Option<String>,
+    pub sha256: String,
+}
+
+async fn report(
+    ctx: &Context,
+    name: &str,
+    out: Option<&std::path::Path>,
+    policy_file: Option<&std::path::Path>,
+) -> anyhow::Result<Outcome> {
+    let extension = match ctx.format {
+        Format::Md => "md",
+        Format::Json => "json",
+        _ => "html",
+    };
+    let home = evict_store::EvictHome::from_env();
+    let store = crate::open_store().await?;
+    let result = write_report(ctx.now, &store, &home, name, out, policy_file, extension).await;
+    store.close().await;
+    let written = result?;
+    output::line(&format!("report written to {}", written.path.display()));
+    match written.signed_with {
+        Some(key) => output::line(&format!(
+            "  signed with {key}; check it with `evict report verify {}`",
+            written.path.display()
+        )),
+        None => output::line(
+            "  not signed: run `evict keys init` once to sign reports with this installation's key",
+        ),
+    }
+    output::note(ctx.quiet, &format!("  sha256 {}", written.sha256));
+    Ok(Outcome::Ok)
+}
+
+/// Renders the incident's report (`html`, `md` or `json`), signs it when the installation has
+/// a key, writes it and journals its digest.
+pub(crate) async fn write_report(
+    now: jiff::Timestamp,
+    store: &Store,
+    home: &evict_store::EvictHome,
+    name: &str,
+    out: Option<&std::path::Path>,
+    policy_file: Option<&std::path::Path>,
+    extension: &str,
+) -> anyhow::Result<WrittenReport> {
+    let style = match extension {
+        "md" => SignatureStyle::Markdown,
+        "json" => SignatureStyle::Detached,
+        _ => SignatureStyle::Html,
+    };
+    // Load the key first: a damaged key must stop the report, not produce an unsigned one.
+    let signer = match signing::load_signing_key(home.dir()) {
+        Ok(signer) => Some(signer),
+        Err(signing::SigningError::KeyMissing { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    {
+        let Some(stored) = store.incident(name).await? else {
+            return Err(IncidentError::NotFound(name.to_string()).into());
+        };
+        let (_, artifacts) = compute_residual(now, store, name, policy_file).await?;
+        let plan = match store.latest_plan(name).await? {
+            Some(p) => Some((p.version, serde_json::from_value::<Plan>(p.plan)?)),
+            None => None,
+        };
+        let evidence = store.evidence_of(name).await?;
+        let exceptions = store.exceptions_of(name).await?;
+        let gate = plan.as_ref().map(|(version, plan)| {
+            let facts: Vec<EvidenceFacts> = evidence
+                .iter()
+                .map(|e| EvidenceFacts {
+                    artifact: e.artifact.clone(),
+                    verdict: e.verdict,
+                    at: e.at,
+                })
+                .collect();
+            let excepted: Vec<ExceptionFacts> = exceptions
+                .iter()
+                .map(|x| ExceptionFacts {
+                    artifact: x.artifact.clone(),
+                    expires_at: x.expires_at,
+                })
+                .collect();
+            // A closed incident passed the gate; judged again with attestations allowed, every
+            // line still says whether it was verified or only attested.
+            let closed = stored.incident.status == IncidentStatus::Closed;
+            closure_gate(plan, *version, &facts, &excepted, closed, now)
+        });
+        let incident = &stored.incident;
+        let patched_at = incident.patched_at.unwrap_or(now);
+        let mut timeline = vec![TimelineEvent {
+            at: stored.opened_at,
+            kind: "opened".into(),
+            label: format!("incident {name} opened"),
+            detail: String::new(),
+        }];
+        let from = incident.compromised_at - jiff::SignedDuration::from_hours(24);
+        for hit in store.hunt_hits().await? {
+            if hit.time >= from {
+                timeline.push(TimelineEvent {
+                    at: hit.time,
+                    kind: "hit".into(),
+                    label: format!("{}: {}", hit.rule, hit.summary),
+                    detail: hit.severity.to_string(),
+                });
+            }
+        }
+        for e in &evidence {
+            timeline.push(TimelineEvent {
+                at: e.at,
+                kind: "evidence".into(),
+                label: format!("{} by {}: {}", e.artifact, e.by, e.detail),
+                detail: e.verdict.to_string(),
+            });
+        }
+        for x in &exceptions {
+            timeline.push(TimelineEvent {
+                at: x.at,
+                kind: "exception".into(),
+                label: format!(
+                    "{} excepted until {} ({})",
+                    x.artifact, x.expires_at, x.reason
+                ),
+                detail: format!("owner {}, approver {}", x.owner, x.approver),
+            });
+        }
+        if let Some((version, plan)) = &plan {
+            timeline.push(TimelineEvent {
+                at: plan.made_at,
+                kind: "plan".into(),
+                label: format!("plan version {version}: {} steps", plan.steps.len()),
+                detail: String::new(),
+            });
+        }
+        if let Some(closed) = stored.closed_at {
+            timeline.push(TimelineEvent {
+                at: closed,
+                kind: "closed".into(),
+                label: format!("incident {name} closed"),
+                detail: String::new(),
+            });
+        }
+        timeline.sort_by_key(|e| e.at);
+        let journal = store.journal_verify().await?;
+        if let Some(broken) = &journal.broken {
+            bail!(
+                "the journal is broken at entry {} ({}); a report cannot vouch for it — run `evict journal verify`",
+                broken.seq,
+                broken.reason
+            );
+        }
+        let data = ReportData {
+            incident: incident.name.clone(),
+            status: incident.status,
+            compromised_at: incident.compromised_at,
+            patched_at,
+            scope: incident.scope.clone(),
+            ioc_ips: incident.ioc_ips.clone(),
+            ioc_user_agents: incident.ioc_user_agents.clone(),
+            generated_at: now,
+            artifacts,
+            plan,
+            gate,
+            exceptions: exceptions
+                .iter()
+                .map(|x| ReportException {
+                    artifact: x.artifact.clone(),
+                    owner: x.owner.clone(),
+                    approver: x.approver.clone(),
+                    reason: x.reason.clone(),
+                    expires_at: x.expires_at,
+                })
+                .collect(),
+            timeline,
+            journal_head: journal.head.clone().unwrap_or_default(),
+            journal_entries: journal.entries,
+            evict_version: env!("CARGO_PKG_VERSION").to_string(),
+        };
+        let body = match extension {
+            "md" => render_markdown(&data),
+            "json" => render_json(&data),
+            _ => render_html(&data),
+        };
+        let path = match out {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let dir = home.dir().join("reports");
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("{}: cannot create", dir.display()))?;
+                dir.join(format!(
+                    "{name}-{}.{extension}",
+                    now.strftime("%Y%m%dT%H%M%SZ")
+                ))
+            }
+        };
+        let mut signed_with = None;
+        let bytes = match (&signer, style) {
+            (Some(signer), SignatureStyle::Detached) => {
+                let sig = sign_report(signer, body.as_bytes(), SignatureStyle::Detached);
+                let sig_path = detached_signature_path(&path);
+                std::fs::write(&sig_path, sig)
+                    .with_context(|| format!("{}: cannot write", sig_path.display()))?;
+                signed_with = Some(signer.fingerprint().to_string());
+                body.into_bytes()
+            }
+            (Some(signer), style) => {
+                signed_with = Some(signer.fingerprint().to_string());
+                sign_report(signer, body.as_bytes(), style)
+            }
+            (None, _) => body.into_bytes(),
+        };
+        std::fs::write(&path, &bytes)
+            .with_context(|| format!("{}: cannot write", path.display()))?;
+        use sha2::Digest as _;
+        let digest = hex::encode(sha2::Sha256::digest(&bytes));
+        store
+            .journal_append(
+                now,
+                "incident.report",
+                name,
+                &serde_json::json!({
+                    "file": path.display().to_string(),
+                    "sha256": digest,
+                    "format": extension,
+                    "signed_with": signed_with,
+                    "journal_head": data.journal_head,
+                }),
+            )
+            .await?;
+        Ok(WrittenReport {
+            path,
+            signed_with,
+            sha256: digest,
+        })
+    }
 }

@@ -9,6 +9,7 @@ mod cmd_import;
 mod cmd_incident;
 mod cmd_inventory;
 mod cmd_journal;
+mod cmd_keys;
 mod cmd_rules;
 mod cmd_scan;
 mod output;
@@ -54,10 +55,14 @@ fn main() -> ExitCode {
     if page
         && !matches!(
             cli.command,
-            Command::Incident(args::IncidentCommand::Plan { .. })
+            Command::Incident(
+                args::IncidentCommand::Plan { .. } | args::IncidentCommand::Report { .. }
+            )
         )
     {
-        output::error("--format md and html are for `evict incident plan`; use table or json here");
+        output::error(
+            "--format md and html are for `evict incident plan` and `report`; use table or json here",
+        );
         return ExitCode::from(2);
     }
     if cli.format == args::Format::Sarif && !matches!(cli.command, Command::Scan(_)) {
@@ -88,6 +93,8 @@ fn main() -> ExitCode {
             Command::Hunt(args) => cmd_hunt::run(&ctx, args).await,
             Command::Rules(cmd) => cmd_rules::run(&ctx, cmd),
             Command::Incident(cmd) => cmd_incident::run(&ctx, cmd).await,
+            Command::Keys(cmd) => cmd_keys::keys(&ctx, cmd),
+            Command::Report(cmd) => cmd_keys::report(&ctx, cmd),
             Command::Demo(args) => cmd_demo::run(&ctx, args).await,
             Command::Generate(args) => cmd_generate::run(&ctx, args),
         }

@@ -10,6 +10,7 @@
 pub mod gate;
 pub mod plan;
 pub mod policy;
+pub mod report;
 pub mod residual;
 pub mod scope;
 pub mod signing;
