@@ -558,3 +558,58 @@ fn attestations_count_for_the_kill_tier_only_when_allowed() {
     let allowed = env.run(&["incident", "close", "kills", "--allow-attested"]);
     assert_eq!(allowed.code, 0, "{}{}", allowed.stdout, allowed.stderr);
 }
+
+#[test]
+fn a_policy_file_with_errors_is_refused_with_its_line_and_nothing_is_stored() {
+    let env = Env::new();
+    let data = env.path("data");
+    env.run(&["generate", "--out", data.to_str().unwrap(), "--users", "2"]);
+    let csv = data.join("credential-report.csv");
+    env.run(&[
+        "import",
+        "aws-credential-report",
+        csv.to_str().unwrap(),
+        "-q",
+    ]);
+    env.run(&[
+        "incident",
+        "open",
+        "p",
+        "--compromised-at",
+        "2026-05-22",
+        "--patched-at",
+        "2026-05-26",
+        "--scope",
+        "provider:aws",
+    ]);
+    let policy = env.write(
+        "tiers.toml",
+        "recent_use_days = 30\n\n[[rule]]\nname = \"x\"\ntier = \"obliterate\"\nwhy = \"no\"\n",
+    );
+    for command in ["residual", "plan"] {
+        let run = env.run(&[
+            "incident",
+            command,
+            "p",
+            "--policy",
+            policy.to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, 2, "{command}: {}", run.stdout);
+        assert!(
+            run.stderr.contains("tiers.toml:"),
+            "{command}: {}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("obliterate"),
+            "{command}: {}",
+            run.stderr
+        );
+    }
+    let show = env.run(&["incident", "close", "p"]);
+    assert!(
+        show.stderr.contains("has no plan yet"),
+        "a refused plan was stored: {}",
+        show.stderr
+    );
+}

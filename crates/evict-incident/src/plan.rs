@@ -318,3 +318,146 @@ pub fn build_plan(
         steps,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::policy::{Policy, TierDecision};
+    use crate::residual::{Disruption, ReasonWithEvidence};
+    use evict_model::{PrivilegeTier, ResidualReason};
+
+    fn artifact(key: &str, kind: Subject, tier: Tier, reason: ResidualReason) -> ResidualArtifact {
+        let what = if kind == Subject::Identity {
+            "identity"
+        } else {
+            "credential"
+        };
+        ResidualArtifact {
+            key: key.into(),
+            artifact: ArtifactRef::Unresolved {
+                provider: "aws".into(),
+                what: what.into(),
+                reference: key.into(),
+            },
+            owner: Some("team-a".into()),
+            provider: "aws".into(),
+            label: key.into(),
+            kind,
+            identity: None,
+            privilege: PrivilegeTier::Unknown,
+            reasons: vec![ReasonWithEvidence {
+                reason,
+                evidence: vec!["test".into()],
+            }],
+            tier: TierDecision {
+                tier,
+                rule: "test".into(),
+                why: "test".into(),
+            },
+            disruption: Disruption::default(),
+        }
+    }
+
+    #[test]
+    fn sessions_go_first_deletes_follow_their_disable_and_signing_keys_come_last() {
+        use CredentialKind::*;
+        let artifacts = vec![
+            artifact(
+                "signing",
+                Subject::Credential(SigningKey),
+                Tier::Rotate,
+                ResidualReason::SigningKeyInScope,
+            ),
+            artifact(
+                "examine",
+                Subject::Credential(AccessKey),
+                Tier::Validate,
+                ResidualReason::IdentityInScope,
+            ),
+            artifact(
+                "backdoor",
+                Subject::Identity,
+                Tier::Kill,
+                ResidualReason::CreatedDuringWindow,
+            ),
+            artifact(
+                "leaked",
+                Subject::Credential(AccessKey),
+                Tier::Rotate,
+                ResidualReason::ExposedInScope,
+            ),
+            artifact(
+                "stolen",
+                Subject::Credential(AccessKey),
+                Tier::Kill,
+                ResidualReason::UsedFromIndicator,
+            ),
+            artifact(
+                "session",
+                Subject::Credential(Session),
+                Tier::Kill,
+                ResidualReason::IssuedBeforePatch,
+            ),
+            artifact(
+                "new-key",
+                Subject::Credential(AccessKey),
+                Tier::Kill,
+                ResidualReason::CreatedDuringWindow,
+            ),
+        ];
+        let plan = build_plan(
+            "i",
+            &artifacts,
+            &Policy::default_policy(),
+            Timestamp::UNIX_EPOCH,
+        );
+        let order: Vec<(&str, ActionKind)> = plan
+            .steps
+            .iter()
+            .map(|s| (s.artifact.as_str(), s.action))
+            .collect();
+        assert_eq!(
+            order,
+            vec![
+                ("session", ActionKind::Revoke),
+                ("new-key", ActionKind::Disable),
+                ("stolen", ActionKind::Disable),
+                ("backdoor", ActionKind::Disable),
+                ("new-key", ActionKind::Delete),
+                ("backdoor", ActionKind::Delete),
+                ("leaked", ActionKind::Rotate),
+                ("signing", ActionKind::RotateSigningKey),
+                ("examine", ActionKind::Examine),
+            ]
+        );
+        // Each delete waits for its own disable; a stolen legitimate key is not deleted.
+        let step = |key: &str, action: ActionKind| {
+            plan.steps
+                .iter()
+                .find(|s| s.artifact == key && s.action == action)
+                .unwrap()
+        };
+        assert_eq!(
+            step("new-key", ActionKind::Delete).after,
+            vec![step("new-key", ActionKind::Disable).order]
+        );
+        assert_eq!(
+            step("backdoor", ActionKind::Delete).after,
+            vec![step("backdoor", ActionKind::Disable).order]
+        );
+        assert!(
+            plan.steps
+                .iter()
+                .all(|s| !(s.artifact == "stolen" && s.action == ActionKind::Delete))
+        );
+        assert_eq!(
+            plan.steps.iter().map(|s| s.order).collect::<Vec<_>>(),
+            (1..=9).collect::<Vec<_>>()
+        );
+        assert_eq!(plan.artifacts.get(&Tier::Kill), Some(&4));
+        // The same input makes the same content.
+        let again = build_plan("i", &artifacts, &Policy::default_policy(), Timestamp::MAX);
+        assert_eq!(plan.content_digest(), again.content_digest());
+    }
+}

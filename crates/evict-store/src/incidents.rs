@@ -222,21 +222,7 @@ impl Store {
         // Taking the journal place first makes this a write transaction from the start, so a
         // concurrent change waits instead of being lost.
         let reservation = journal::reserve(&mut tx).await?;
-        let row = sqlx::query(&placeholders(
-            self.backend(),
-            &format!("SELECT {COLUMNS} FROM incidents WHERE name = ?"),
-        ))
-        .bind(name.to_string())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(query("read an incident"))?;
-        let Some(row) = row else {
-            return Err(IncidentError::NotFound(name.to_string()));
-        };
-        let current = incident_from_row(&row)?;
-        if current.incident.status == IncidentStatus::Closed {
-            return Err(IncidentError::Closed(name.to_string()));
-        }
+        let current = self.open_incident_row(&mut tx, name).await?;
         let mut scope = current.incident.scope.clone();
         let mut added = Vec::new();
         let mut removed = Vec::new();
