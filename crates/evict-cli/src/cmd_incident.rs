@@ -8,7 +8,7 @@ use evict_incident::report::{
     ReportData, ReportException, TimelineEvent, render_html, render_json, render_markdown,
 };
 use evict_incident::residual::{
-    HitFacts, LocationFacts, ResidualArtifact, ResidualInputs, residual_access,
+    HitFacts, LocationFacts, ResidualArtifact, ResidualInputs, find_residual,
 };
 use evict_incident::scope::{ScopeKind, ScopeRef, Window, location_in_scope};
 use evict_incident::signing::{self, SignatureStyle, detached_signature_path, sign_report};
@@ -325,11 +325,10 @@ pub(crate) async fn compute_residual(
             .await?;
         let locations = store.secret_locations().await?;
         let hits = store.hunt_hits().await?;
-        let usage = store.credential_usage().await?;
-        Ok::<_, anyhow::Error>((stored, identities, credentials, locations, hits, usage))
+        Ok::<_, anyhow::Error>((stored, identities, credentials, locations, hits))
     }
     .await;
-    let (stored, identities, credentials, locations, hits, usage) = loaded?;
+    let (stored, identities, credentials, locations, hits) = loaded?;
     let incident = &stored.incident;
     let Some(patched_at) = incident.patched_at else {
         bail!("incident '{name}' has no patch time; residual access is measured from the patch");
@@ -373,10 +372,11 @@ pub(crate) async fn compute_residual(
         credentials: &credentials,
         locations: &locations,
         hits: &hits,
-        usage: &usage,
         normalise: &normalise_path,
     };
-    let artifacts = residual_access(&inputs, &policy);
+    let found = find_residual(&inputs);
+    let usage = store.credential_usage(&found.usage_keys()).await?;
+    let artifacts = found.tier(&usage, &policy);
     Ok((policy, artifacts))
 }
 

@@ -71,8 +71,6 @@ pub struct ResidualInputs<'a> {
     pub locations: &'a [LocationFacts],
     /// Every stored hunt hit.
     pub hits: &'a [HitFacts],
-    /// Usage from stored hunts.
-    pub usage: &'a UsageIndex,
     /// Paths made comparable (canonical where they exist).
     pub normalise: &'a dyn Fn(&str) -> String,
 }
@@ -255,18 +253,78 @@ impl Collected {
     }
 }
 
-/// Computes the residual access set and tiers it with `policy`. Artifacts come out ordered
-/// by tier (kill first), then provider and label.
-pub fn residual_access(inputs: &ResidualInputs<'_>, policy: &Policy) -> Vec<ResidualArtifact> {
+/// The residual access set found, before usage is looked up and the policy tiers it.
+#[derive(Debug)]
+pub struct Found<'a> {
+    inputs: &'a ResidualInputs<'a>,
+    out: Collected,
+}
+
+impl std::fmt::Debug for Collected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Collected")
+            .field("artifacts", &self.reasons.len())
+            .finish()
+    }
+}
+
+/// Computes the residual access set and tiers it with `policy`, with `usage` holding (at
+/// least) the usage of its artifacts. Artifacts come out ordered by tier (kill first), then
+/// provider and label.
+pub fn residual_access(
+    inputs: &ResidualInputs<'_>,
+    usage: &UsageIndex,
+    policy: &Policy,
+) -> Vec<ResidualArtifact> {
+    find_residual(inputs).tier(usage, policy)
+}
+
+impl Found<'_> {
+    /// How many artifacts were found.
+    pub fn len(&self) -> usize {
+        self.out.reasons.len()
+    }
+
+    /// Whether nothing was found.
+    pub fn is_empty(&self) -> bool {
+        self.out.reasons.is_empty()
+    }
+
+    /// The (provider, native id) pairs whose usage tiering needs: only these need loading,
+    /// however many usage rows the store holds.
+    pub fn usage_keys(&self) -> BTreeSet<(String, String)> {
+        let credentials: HashMap<&str, &Credential> = self
+            .inputs
+            .credentials
+            .iter()
+            .map(|c| (c.id.as_str(), c))
+            .collect();
+        self.out
+            .reasons
+            .keys()
+            .filter_map(|artifact| match artifact {
+                ArtifactRef::Credential { id } => credentials.get(id.as_str()).and_then(|c| {
+                    c.native_id
+                        .as_ref()
+                        .map(|n| (c.provider.to_string(), n.clone()))
+                }),
+                ArtifactRef::Unresolved {
+                    provider,
+                    what,
+                    reference,
+                } if what != "change" => Some((provider.clone(), reference.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Finds every artifact and its reasons (no usage, no tiers yet).
+pub fn find_residual<'a>(inputs: &'a ResidualInputs<'a>) -> Found<'a> {
     let identities: HashMap<&str, &Identity> = inputs
         .identities
         .iter()
         .map(|i| (i.id.as_str(), i))
-        .collect();
-    let credentials: HashMap<&str, &Credential> = inputs
-        .credentials
-        .iter()
-        .map(|c| (c.id.as_str(), c))
         .collect();
     let mut by_identity: HashMap<&str, Vec<&Credential>> = HashMap::new();
     let mut by_native: HashMap<(&str, &str), &Credential> = HashMap::new();
@@ -611,6 +669,35 @@ pub fn residual_access(inputs: &ResidualInputs<'_>, policy: &Policy) -> Vec<Resi
         out.add(artifact, reason, hit_evidence(hit));
     }
 
+    Found { inputs, out }
+}
+
+impl Found<'_> {
+    /// Tiers the found artifacts with `policy`, using `usage` for what a kill would break.
+    pub fn tier(self, usage: &UsageIndex, policy: &Policy) -> Vec<ResidualArtifact> {
+        let Found { inputs, out } = self;
+        let identities: HashMap<&str, &Identity> = inputs
+            .identities
+            .iter()
+            .map(|i| (i.id.as_str(), i))
+            .collect();
+        let credentials: HashMap<&str, &Credential> = inputs
+            .credentials
+            .iter()
+            .map(|c| (c.id.as_str(), c))
+            .collect();
+        tier_found(inputs, &out, &identities, &credentials, usage, policy)
+    }
+}
+
+fn tier_found(
+    inputs: &ResidualInputs<'_>,
+    out: &Collected,
+    identities: &HashMap<&str, &Identity>,
+    credentials: &HashMap<&str, &Credential>,
+    usage_index: &UsageIndex,
+    policy: &Policy,
+) -> Vec<ResidualArtifact> {
     let recent_from =
         inputs.now - SignedDuration::from_hours(24 * i64::from(policy.recent_use_days()));
     let mut artifacts: Vec<ResidualArtifact> = out
@@ -694,7 +781,7 @@ pub fn residual_access(inputs: &ResidualInputs<'_>, policy: &Policy) -> Vec<Resi
             };
             let usage = native
                 .as_ref()
-                .and_then(|n| inputs.usage.get(&(provider.clone(), n.clone())));
+                .and_then(|n| usage_index.get(&(provider.clone(), n.clone())));
             let disruption = disruption_of(usage, last_used, recent_from);
             let facts = TierFacts {
                 reasons: reasons.keys().copied().collect(),

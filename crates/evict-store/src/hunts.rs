@@ -276,26 +276,44 @@ impl Store {
         Ok(Some(total))
     }
 
-    /// Usage of every credential from every stored hunt, summed across log sets, keyed by
-    /// (provider, native id).
+    /// Usage of the given credentials (provider, native id) from every stored hunt, summed
+    /// across log sets. Only the rows asked for are read, however many the store holds.
     pub async fn credential_usage(
         &self,
+        keys: &std::collections::BTreeSet<(String, String)>,
     ) -> Result<std::collections::HashMap<(String, String), Usage>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT provider, native_id, events, failures, first_seen, last_seen, sources, \
-             user_agents, actions FROM log_usage WHERE subject = 'credential'",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(query("read usage"))?;
         let mut all: std::collections::HashMap<(String, String), Usage> =
             std::collections::HashMap::new();
-        for row in &rows {
-            let key = (
-                row.try_get("provider").map_err(query("read usage"))?,
-                row.try_get("native_id").map_err(query("read usage"))?,
-            );
-            all.entry(key).or_default().merge(usage_from_row(row)?);
+        // By provider, so each query walks the (provider, subject, native_id) index.
+        let mut by_provider: std::collections::BTreeMap<&str, Vec<&str>> =
+            std::collections::BTreeMap::new();
+        for (provider, native) in keys {
+            by_provider.entry(provider).or_default().push(native);
+        }
+        for (provider, natives) in by_provider {
+            for chunk in natives.chunks(400) {
+                let mut sql = String::from(
+                    "SELECT native_id, events, failures, first_seen, last_seen, sources, \
+                     user_agents, actions FROM log_usage \
+                     WHERE provider = ? AND subject = 'credential' AND native_id IN (",
+                );
+                for n in 0..chunk.len() {
+                    sql.push_str(if n == 0 { "?" } else { ", ?" });
+                }
+                sql.push(')');
+                let sql = placeholders(self.backend(), &sql);
+                let mut q = sqlx::query(&sql).bind(provider.to_string());
+                for native in chunk {
+                    q = q.bind(native.to_string());
+                }
+                let rows = q.fetch_all(&self.pool).await.map_err(query("read usage"))?;
+                for row in &rows {
+                    let native: String = row.try_get("native_id").map_err(query("read usage"))?;
+                    all.entry((provider.to_string(), native))
+                        .or_default()
+                        .merge(usage_from_row(row)?);
+                }
+            }
         }
         Ok(all)
     }
