@@ -8,7 +8,7 @@ use evict_incident::report::{
     ReportData, ReportException, TimelineEvent, render_html, render_json, render_markdown,
 };
 use evict_incident::residual::{
-    HitFacts, LocationFacts, ResidualArtifact, ResidualInputs, find_residual,
+    HitFacts, LocationFacts, ResidualArtifact, ResidualInputs, credentials_needed, find_residual,
 };
 use evict_incident::scope::{ScopeKind, ScopeRef, Window, location_in_scope};
 use evict_incident::signing::{self, SignatureStyle, detached_signature_path, sign_report};
@@ -309,26 +309,9 @@ pub(crate) async fn compute_residual(
         Some(path) => Policy::from_file(path)?,
         None => Policy::default_policy(),
     };
-    let loaded = async {
-        let Some(stored) = store.incident(name).await? else {
-            return Err(IncidentError::NotFound(name.to_string()).into());
-        };
-        let mut identities = Vec::new();
-        store
-            .for_each_identity(&Default::default(), now, None, |i| identities.push(i))
-            .await?;
-        let mut credentials = Vec::new();
-        store
-            .for_each_credential(&Default::default(), now, None, |c| {
-                credentials.push(c.credential)
-            })
-            .await?;
-        let locations = store.secret_locations().await?;
-        let hits = store.hunt_hits().await?;
-        Ok::<_, anyhow::Error>((stored, identities, credentials, locations, hits))
-    }
-    .await;
-    let (stored, identities, credentials, locations, hits) = loaded?;
+    let Some(stored) = store.incident(name).await? else {
+        return Err(IncidentError::NotFound(name.to_string()).into());
+    };
     let incident = &stored.incident;
     let Some(patched_at) = incident.patched_at else {
         bail!("incident '{name}' has no patch time; residual access is measured from the patch");
@@ -342,14 +325,22 @@ pub(crate) async fn compute_residual(
         .iter()
         .map(|s| ScopeRef::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let locations: Vec<LocationFacts> = locations
+    let mut identities = Vec::new();
+    store
+        .for_each_identity(&Default::default(), now, None, |i| identities.push(i))
+        .await?;
+    let locations: Vec<LocationFacts> = store
+        .secret_locations()
+        .await?
         .into_iter()
         .map(|l| LocationFacts {
             credential_id: l.credential_id,
             location: l.location,
         })
         .collect();
-    let hits: Vec<HitFacts> = hits
+    let hits: Vec<HitFacts> = store
+        .hunt_hits()
+        .await?
         .into_iter()
         .map(|h| HitFacts {
             provider: provider_of(&h.source_kind),
@@ -364,6 +355,36 @@ pub(crate) async fn compute_residual(
             summary: h.summary,
         })
         .collect();
+    // Only the credentials the incident can touch are read, not the whole inventory.
+    let wanted = credentials_needed(&scope, &identities, &locations, &hits);
+    let mut credentials = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for provider in &wanted.providers {
+        let filter = evict_store::CredentialFilter {
+            provider: Some(evict_model::Provider::new(provider)?),
+            ..Default::default()
+        };
+        store
+            .for_each_credential(&filter, now, None, |c| {
+                if seen.insert(c.credential.id.to_string()) {
+                    credentials.push(c.credential);
+                }
+            })
+            .await?;
+    }
+    let vec = |set: &std::collections::BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>();
+    let named = store
+        .credentials_named(
+            &vec(&wanted.ids),
+            &vec(&wanted.identity_ids),
+            &wanted.natives.iter().cloned().collect::<Vec<_>>(),
+        )
+        .await?;
+    for c in named {
+        if seen.insert(c.credential.id.to_string()) {
+            credentials.push(c.credential);
+        }
+    }
     let inputs = ResidualInputs {
         window,
         scope: &scope,

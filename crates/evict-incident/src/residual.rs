@@ -203,6 +203,87 @@ impl std::fmt::Debug for ResidualInputs<'_> {
     }
 }
 
+/// Identities by the names logs use for them: actors and targets are user names, logins,
+/// e-mail addresses or ARNs.
+struct NameIndex<'a> {
+    by_name: HashMap<(&'a str, String), &'a Identity>,
+}
+
+impl<'a> NameIndex<'a> {
+    fn new(identities: &'a [Identity]) -> Self {
+        let mut by_name = HashMap::new();
+        for i in identities {
+            let p = i.provider.as_str();
+            by_name.insert((p, i.name.to_ascii_lowercase()), i);
+            by_name.insert((p, i.external_id.to_ascii_lowercase()), i);
+            if let Some((_, tail)) = i.external_id.rsplit_once('/') {
+                by_name.insert((p, tail.to_ascii_lowercase()), i);
+            }
+        }
+        NameIndex { by_name }
+    }
+
+    fn get(&self, provider: &str, name: &str) -> Option<&'a Identity> {
+        self.by_name
+            .get(&(provider, name.to_ascii_lowercase()))
+            .or_else(|| self.by_name.get(&(provider, principal_key(name))))
+            .copied()
+    }
+}
+
+/// Which credentials the residual computation can touch, so a large inventory is not read
+/// whole: those of providers and systems in scope, of identities in scope or named in the
+/// hunt hits, those with a stored secret location, and those the hits name by native id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialSelection {
+    /// Every credential of these providers.
+    pub providers: BTreeSet<String>,
+    /// Every credential of these identities (Evict ids).
+    pub identity_ids: BTreeSet<String>,
+    /// These credentials (Evict ids).
+    pub ids: BTreeSet<String>,
+    /// These (provider, native id) pairs.
+    pub natives: BTreeSet<(String, String)>,
+}
+
+/// The [`CredentialSelection`] for an incident.
+pub fn credentials_needed(
+    scope: &[ScopeRef],
+    identities: &[Identity],
+    locations: &[LocationFacts],
+    hits: &[HitFacts],
+) -> CredentialSelection {
+    let names = NameIndex::new(identities);
+    let mut selection = CredentialSelection::default();
+    for s in scope {
+        match s.kind {
+            ScopeKind::Provider | ScopeKind::System => {
+                selection.providers.insert(s.value.clone());
+            }
+            ScopeKind::Identity => {
+                selection.identity_ids.insert(s.value.clone());
+            }
+            ScopeKind::Repo | ScopeKind::Host => {}
+        }
+    }
+    selection
+        .ids
+        .extend(locations.iter().map(|l| l.credential_id.clone()));
+    for hit in hits {
+        for name in [&hit.actor, &hit.target].into_iter().flatten() {
+            if let Some(i) = names.get(&hit.provider, name) {
+                selection.identity_ids.insert(i.id.to_string());
+            }
+        }
+        if let Some(native) = &hit.credential {
+            selection
+                .natives
+                .insert((hit.provider.clone(), native.clone()));
+        }
+    }
+    selection
+}
+
 /// Logs name principals as ARNs in one place and bare names in another
 /// (`arn:aws:iam::1:user/ci-deploy` acts, `ci-deploy` is the target): compare by the name.
 fn principal_key(name: &str) -> String {
@@ -336,22 +417,8 @@ pub fn find_residual<'a>(inputs: &'a ResidualInputs<'a>) -> Found<'a> {
             by_native.insert((c.provider.as_str(), native.as_str()), c);
         }
     }
-    // Actors and targets in logs are names (user name, login, e-mail) or ARNs.
-    let mut by_name: HashMap<(&str, String), &Identity> = HashMap::new();
-    for i in inputs.identities {
-        let p = i.provider.as_str();
-        by_name.insert((p, i.name.to_ascii_lowercase()), i);
-        by_name.insert((p, i.external_id.to_ascii_lowercase()), i);
-        if let Some(tail) = i.external_id.rsplit_once('/') {
-            by_name.insert((p, tail.1.to_ascii_lowercase()), i);
-        }
-    }
-    let identity_named = |provider: &str, name: &str| {
-        by_name
-            .get(&(provider, name.to_ascii_lowercase()))
-            .or_else(|| by_name.get(&(provider, principal_key(name))))
-            .copied()
-    };
+    let names = NameIndex::new(inputs.identities);
+    let identity_named = |provider: &str, name: &str| names.get(provider, name);
 
     let mut out = Collected::default();
     let in_scope = |kind: ScopeKind| inputs.scope.iter().filter(move |s| s.kind == kind);

@@ -632,6 +632,75 @@ impl Store {
         Ok(seen)
     }
 
+    /// The credentials with these ids, of these identities, or with these (provider, native
+    /// id) pairs — each once, whatever number of lists names it. For reading a few thousand
+    /// credentials of a large inventory without reading all of it.
+    pub async fn credentials_named(
+        &self,
+        ids: &[String],
+        identity_ids: &[String],
+        natives: &[(String, String)],
+    ) -> Result<Vec<CredentialRow>, StoreError> {
+        let mut found: HashMap<String, CredentialRow> = HashMap::new();
+        let in_list = |n: usize| vec!["?"; n].join(", ");
+        let mut run = |rows: Vec<AnyRow>| -> Result<(), StoreError> {
+            for row in &rows {
+                let c = credential_row(row)?;
+                found.entry(c.credential.id.to_string()).or_insert(c);
+            }
+            Ok(())
+        };
+        for (column, list) in [("c.id", ids), ("c.identity_id", identity_ids)] {
+            for chunk in list.chunks(ROWS_PER_STATEMENT) {
+                let sql = crate::hunts::placeholders(
+                    self.backend(),
+                    &format!(
+                        "SELECT {CREDENTIAL_COLUMNS} FROM credentials c LEFT JOIN identities i \
+                         ON i.id = c.identity_id WHERE {column} IN ({})",
+                        in_list(chunk.len())
+                    ),
+                )
+                .into_owned();
+                let mut q = sqlx::query(&sql);
+                for v in chunk {
+                    q = q.bind(v.clone());
+                }
+                run(q
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query("read credentials"))?)?;
+            }
+        }
+        let mut by_provider: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for (provider, native) in natives {
+            by_provider.entry(provider).or_default().push(native);
+        }
+        for (provider, list) in by_provider {
+            for chunk in list.chunks(ROWS_PER_STATEMENT) {
+                let sql = crate::hunts::placeholders(
+                    self.backend(),
+                    &format!(
+                        "SELECT {CREDENTIAL_COLUMNS} FROM credentials c LEFT JOIN identities i \
+                         ON i.id = c.identity_id WHERE c.provider = ? AND c.native_id IN ({})",
+                        in_list(chunk.len())
+                    ),
+                )
+                .into_owned();
+                let mut q = sqlx::query(&sql).bind(provider.to_string());
+                for v in chunk {
+                    q = q.bind(v.to_string());
+                }
+                run(q
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query("read credentials"))?)?;
+            }
+        }
+        let mut all: Vec<CredentialRow> = found.into_values().collect();
+        all.sort_by(|a, b| a.credential.id.as_str().cmp(b.credential.id.as_str()));
+        Ok(all)
+    }
+
     /// Calls `each` for every identity matching `filter`, in id order, in pages.
     pub async fn for_each_identity(
         &self,
