@@ -613,3 +613,63 @@ fn a_policy_file_with_errors_is_refused_with_its_line_and_nothing_is_stored() {
         show.stderr
     );
 }
+
+#[test]
+fn a_secret_exposed_in_scope_brings_every_other_copy_with_it() {
+    use evict_testkit::Rng;
+    use evict_testkit::secrets;
+    let env = Env::new();
+    let leaked = secrets::github_classic(&mut Rng::new(77)).secret;
+    let kept = secrets::slack_bot(&mut Rng::new(78)).secret;
+    let infra = env.write("src/infra/deploy/.env", format!("GITHUB_TOKEN={leaked}\n"));
+    env.write(
+        "src/web/config.txt",
+        format!("token = {leaked}\nslack = {kept}\n"),
+    );
+    let src = env.path("src");
+    let scan = env.run(&["scan", src.to_str().unwrap(), "--store", "-q"]);
+    assert_eq!(scan.code, 1, "findings are expected: {}", scan.stderr);
+    let repo = infra.parent().unwrap().parent().unwrap();
+    let open = env.run(&[
+        "incident",
+        "open",
+        "leak",
+        "--compromised-at",
+        "2026-05-22",
+        "--patched-at",
+        "2026-05-26",
+        "--scope",
+        &format!("repo:{}", repo.display()),
+    ]);
+    assert_eq!(open.code, 0, "{}", open.stderr);
+    let residual = env.run(&["incident", "residual", "leak", "--format", "json"]);
+    assert_eq!(residual.code, 0, "{}", residual.stderr);
+    let json = residual.json();
+    let artifacts = json["artifacts"].as_array().unwrap();
+    // Only the token seen in the scoped repository is there; the Slack token lives outside.
+    assert_eq!(artifacts.len(), 1, "{artifacts:#?}");
+    let reasons: Vec<(&str, Vec<&str>)> = artifacts[0]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["reason"].as_str().unwrap(),
+                r["evidence"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e.as_str().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert_eq!(reasons[0].0, "exposed_in_scope");
+    assert!(reasons[0].1[0].contains("infra/deploy/.env"), "{reasons:?}");
+    assert_eq!(reasons[1].0, "copy_of_exposed");
+    assert!(reasons[1].1[0].contains("web/config.txt"), "{reasons:?}");
+    assert_eq!(artifacts[0]["tier"]["tier"], "rotate");
+    // Nothing printed or stored carries the secret itself.
+    assert!(!residual.stdout.contains(&leaked));
+}
