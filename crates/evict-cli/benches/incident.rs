@@ -98,13 +98,13 @@ const HITS_SQL: &str = "INSERT INTO hunt_hits (hit_key, rule, rule_id, title, se
     'bench hit', NULL, 'bench.jsonl', 0, 1, 1, 'svc-target' \
     FROM credentials c WHERE c.native_id LIKE '%0'";
 
-/// Runs `evict ARGS` on the store and returns (seconds, peak RSS in MiB).
-fn timed(exe: &Path, home: &Path, url: Option<&str>, args: &[&str]) -> (f64, f64) {
+/// Runs `evict ARGS` on the store and returns (seconds, peak RSS in MiB, stdout).
+fn timed(exe: &Path, home: &Path, url: Option<&str>, args: &[&str]) -> (f64, f64, Vec<u8>) {
     let mut cmd = Command::new(exe);
     cmd.args(args)
         .env("EVICT_HOME", home)
         .env("EVICT_NOW", "2026-06-01T00:00:00Z")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     match url {
         Some(u) => cmd.env("EVICT_DATABASE_URL", u),
@@ -112,6 +112,13 @@ fn timed(exe: &Path, home: &Path, url: Option<&str>, args: &[&str]) -> (f64, f64
     };
     let start = Instant::now();
     let mut child = cmd.spawn().unwrap();
+    // Read stdout as it comes, or a large JSON answer would block the child on a full pipe.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut stdout, &mut out).unwrap();
+        out
+    });
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak_kib = 0u64;
     loop {
@@ -136,7 +143,7 @@ fn timed(exe: &Path, home: &Path, url: Option<&str>, args: &[&str]) -> (f64, f64
                     .unwrap();
                 panic!("evict {args:?} failed: {err}");
             }
-            return (seconds, peak_kib as f64 / 1024.0);
+            return (seconds, peak_kib as f64 / 1024.0, reader.join().unwrap());
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -223,11 +230,25 @@ fn main() {
             ),
             ("plan", ["incident", "plan", "bench", "--format", "json"]),
         ] {
-            let (seconds, mib) = timed(&exe, &home, url.as_deref(), &args);
-            let artifacts = artifact_count(&exe, &home, url.as_deref());
+            let (seconds, mib, out) = timed(&exe, &home, url.as_deref(), &args);
+            let json: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+            let artifacts = json["artifacts"]
+                .as_array()
+                .or_else(|| json["plan"]["steps"].as_array())
+                .map_or(0, Vec::len);
+            let what = if step == "plan" { "steps" } else { "artifacts" };
             println!(
-                "| {backend} | {credentials} | {usage_rows} | {hits} | {step} | {seconds:.2} | {mib:.0} MiB | {artifacts} |"
+                "| {backend} | {credentials} | {usage_rows} | {hits} | {step} | {seconds:.2} | {mib:.0} MiB | {artifacts} {what} |"
             );
+        }
+        if std::env::var("EVICT_BENCH_KEEP").is_ok_and(|v| v == "1") {
+            eprintln!(
+                "kept: EVICT_HOME={} {}",
+                home.display(),
+                url.clone().unwrap_or_default()
+            );
+            std::mem::forget(dir);
+            continue;
         }
         if let Some(name) = pg_name {
             runtime.block_on(async {
@@ -263,18 +284,4 @@ async fn sql_count(url: &Option<String>, home: &Path, sql: &str) -> u64 {
                 .rows_affected()
         }
     }
-}
-
-fn artifact_count(exe: &Path, home: &Path, url: Option<&str>) -> u64 {
-    let mut cmd = Command::new(exe);
-    cmd.args(["incident", "residual", "bench", "--format", "json"])
-        .env("EVICT_HOME", home)
-        .env("EVICT_NOW", "2026-06-01T00:00:00Z");
-    match url {
-        Some(u) => cmd.env("EVICT_DATABASE_URL", u),
-        None => cmd.env_remove("EVICT_DATABASE_URL"),
-    };
-    let out = cmd.output().unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    v["artifacts"].as_array().map_or(0, |a| a.len() as u64)
 }

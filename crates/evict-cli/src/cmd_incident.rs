@@ -8,7 +8,8 @@ use evict_incident::report::{
     ReportData, ReportException, TimelineEvent, render_html, render_json, render_markdown,
 };
 use evict_incident::residual::{
-    HitFacts, LocationFacts, ResidualArtifact, ResidualInputs, credentials_needed, find_residual,
+    HitFacts, LocationFacts, ResidualArtifact, ResidualInputs, add_usage_detail,
+    credentials_needed, find_residual,
 };
 use evict_incident::scope::{ScopeKind, ScopeRef, Window, location_in_scope};
 use evict_incident::signing::{self, SignatureStyle, detached_signature_path, sign_report};
@@ -372,13 +373,36 @@ pub(crate) async fn compute_residual(
             })
             .await?;
     }
-    let vec = |set: &std::collections::BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>();
+    // What a provider scan above has read already is not asked for again.
+    let scanned = |provider: &str| wanted.providers.contains(provider);
+    let provider_of_identity: std::collections::HashMap<&str, &str> = identities
+        .iter()
+        .map(|i| (i.id.as_str(), i.provider.as_str()))
+        .collect();
+    let identity_ids: Vec<String> = wanted
+        .identity_ids
+        .iter()
+        .filter(|id| {
+            !provider_of_identity
+                .get(id.as_str())
+                .is_some_and(|p| scanned(p))
+        })
+        .cloned()
+        .collect();
+    let natives: Vec<(String, String)> = wanted
+        .natives
+        .iter()
+        .filter(|(provider, _)| !scanned(provider))
+        .cloned()
+        .collect();
+    let ids: Vec<String> = wanted
+        .ids
+        .iter()
+        .filter(|id| !seen.contains(id.as_str()))
+        .cloned()
+        .collect();
     let named = store
-        .credentials_named(
-            &vec(&wanted.ids),
-            &vec(&wanted.identity_ids),
-            &wanted.natives.iter().cloned().collect::<Vec<_>>(),
-        )
+        .credentials_named(&ids, &identity_ids, &natives)
         .await?;
     for c in named {
         if seen.insert(c.credential.id.to_string()) {
@@ -396,8 +420,17 @@ pub(crate) async fn compute_residual(
         normalise: &normalise_path,
     };
     let found = find_residual(&inputs);
-    let usage = store.credential_usage(&found.usage_keys()).await?;
-    let artifacts = found.tier(&usage, &policy);
+    // Counts decide the tiers; where the use came from is read only for what will be killed
+    // or rotated.
+    let totals = store.credential_usage_totals(&found.usage_keys()).await?;
+    let mut artifacts = found.tier(&totals, &policy);
+    let acted_on: std::collections::BTreeSet<(String, String)> = artifacts
+        .iter()
+        .filter(|a| a.tier.tier != Tier::Validate)
+        .filter_map(|a| a.usage_key.clone())
+        .collect();
+    let detail = store.credential_usage(&acted_on).await?;
+    add_usage_detail(&mut artifacts, &detail);
     Ok((policy, artifacts))
 }
 

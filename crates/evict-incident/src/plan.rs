@@ -356,6 +356,7 @@ mod tests {
                 why: "test".into(),
             },
             disruption: Disruption::default(),
+            usage_key: None,
         }
     }
 

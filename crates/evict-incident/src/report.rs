@@ -1433,6 +1433,7 @@ mod tests {
                 recent_uses,
                 ..Disruption::default()
             },
+            usage_key: None,
         }
     }
 

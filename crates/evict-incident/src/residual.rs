@@ -172,6 +172,22 @@ pub struct ResidualArtifact {
     pub tier: TierDecision,
     /// What a kill would break.
     pub disruption: Disruption,
+    /// The (provider, native id) its usage is recorded under, when it has one.
+    #[serde(skip)]
+    pub usage_key: Option<(String, String)>,
+}
+
+/// Fills in where recent use came from (sources, agents, actions) for the artifacts whose
+/// usage is in `usage`; tiering needs only the counts, so callers load the detail only for the
+/// artifacts a kill or rotation will touch.
+pub fn add_usage_detail(artifacts: &mut [ResidualArtifact], usage: &UsageIndex) {
+    for a in artifacts {
+        if let Some(u) = a.usage_key.as_ref().and_then(|k| usage.get(k)) {
+            a.disruption.sources = top(&u.sources);
+            a.disruption.user_agents = top(&u.user_agents);
+            a.disruption.actions = top(&u.actions);
+        }
+    }
 }
 
 /// Rules whose techniques mean something was created or changed: ATT&CK Create Account,
@@ -846,9 +862,8 @@ fn tier_found(
                     None,
                 ),
             };
-            let usage = native
-                .as_ref()
-                .and_then(|n| usage_index.get(&(provider.clone(), n.clone())));
+            let usage_key = native.as_ref().map(|n| (provider.clone(), n.clone()));
+            let usage = usage_key.as_ref().and_then(|k| usage_index.get(k));
             let disruption = disruption_of(usage, last_used, recent_from);
             let facts = TierFacts {
                 reasons: reasons.keys().copied().collect(),
@@ -874,6 +889,7 @@ fn tier_found(
                     .collect(),
                 tier: policy.decide(&facts),
                 disruption,
+                usage_key,
             }
         })
         .collect();

@@ -42,6 +42,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0005_plans_evidence_exceptions.sql"),
         include_str!("../migrations/postgres/0005_plans_evidence_exceptions.sql"),
     ),
+    (
+        6,
+        "credentials by provider",
+        include_str!("../migrations/sqlite/0006_credentials_by_provider.sql"),
+        include_str!("../migrations/postgres/0006_credentials_by_provider.sql"),
+    ),
 ];
 
 /// Hands the embedded migrations of one backend to sqlx's migrator.

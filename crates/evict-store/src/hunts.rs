@@ -282,6 +282,24 @@ impl Store {
         &self,
         keys: &std::collections::BTreeSet<(String, String)>,
     ) -> Result<std::collections::HashMap<(String, String), Usage>, StoreError> {
+        self.usage_by_key(keys, true).await
+    }
+
+    /// Like [`Store::credential_usage`] but only the counts and first and last use, summed by
+    /// the database (one row per credential, whatever the number of log sets); the maps of
+    /// sources, agents and actions stay empty.
+    pub async fn credential_usage_totals(
+        &self,
+        keys: &std::collections::BTreeSet<(String, String)>,
+    ) -> Result<std::collections::HashMap<(String, String), Usage>, StoreError> {
+        self.usage_by_key(keys, false).await
+    }
+
+    async fn usage_by_key(
+        &self,
+        keys: &std::collections::BTreeSet<(String, String)>,
+        detail: bool,
+    ) -> Result<std::collections::HashMap<(String, String), Usage>, StoreError> {
         let mut all: std::collections::HashMap<(String, String), Usage> =
             std::collections::HashMap::new();
         // By provider, so each query walks the (provider, subject, native_id) index.
@@ -292,15 +310,24 @@ impl Store {
         }
         for (provider, natives) in by_provider {
             for chunk in natives.chunks(400) {
-                let mut sql = String::from(
+                let mut sql = String::from(if detail {
                     "SELECT native_id, events, failures, first_seen, last_seen, sources, \
                      user_agents, actions FROM log_usage \
-                     WHERE provider = ? AND subject = 'credential' AND native_id IN (",
-                );
+                     WHERE provider = ? AND subject = 'credential' AND native_id IN ("
+                } else {
+                    "SELECT native_id, CAST(SUM(events) AS BIGINT) AS events, \
+                     CAST(SUM(failures) AS BIGINT) AS failures, MIN(first_seen) AS first_seen, \
+                     MAX(last_seen) AS last_seen, '{}' AS sources, '{}' AS user_agents, \
+                     '{}' AS actions FROM log_usage \
+                     WHERE provider = ? AND subject = 'credential' AND native_id IN ("
+                });
                 for n in 0..chunk.len() {
                     sql.push_str(if n == 0 { "?" } else { ", ?" });
                 }
                 sql.push(')');
+                if !detail {
+                    sql.push_str(" GROUP BY native_id");
+                }
                 let sql = placeholders(self.backend(), &sql);
                 let mut q = sqlx::query(&sql).bind(provider.to_string());
                 for native in chunk {
