@@ -325,7 +325,7 @@ async fn demo_incident(
     now: jiff::Timestamp,
     table: bool,
 ) -> anyhow::Result<serde_json::Value> {
-    use evict_incident::gate::{EvidenceFacts, ExceptionFacts, Standing, closure_gate};
+    use evict_incident::gate::Standing;
     use evict_incident::plan::build_plan;
     use evict_model::{EvidenceVerdict, Incident, IncidentStatus, Tier};
 
@@ -410,37 +410,7 @@ async fn demo_incident(
             store.record_evidence(name, &attest(artifact), now).await?;
         }
     }
-    let plan = &plan;
-    let gate_now = |allow_attested: bool| async move {
-        let evidence: Vec<EvidenceFacts> = store
-            .evidence_of(name)
-            .await?
-            .into_iter()
-            .map(|e| EvidenceFacts {
-                artifact: e.artifact,
-                verdict: e.verdict,
-                at: e.at,
-            })
-            .collect();
-        let exceptions: Vec<ExceptionFacts> = store
-            .exceptions_of(name)
-            .await?
-            .into_iter()
-            .map(|x| ExceptionFacts {
-                artifact: x.artifact,
-                expires_at: x.expires_at,
-            })
-            .collect();
-        Ok::<_, anyhow::Error>(closure_gate(
-            plan,
-            version,
-            &evidence,
-            &exceptions,
-            allow_attested,
-            now,
-        ))
-    };
-    let refused = gate_now(false).await?;
+    let refused = crate::cmd_incident::judge(store, name, &plan, version, false, now).await?;
     let missing = refused
         .lines
         .iter()
@@ -455,7 +425,7 @@ async fn demo_incident(
             store.record_evidence(name, &attest(artifact), now).await?;
         }
     }
-    let passed = gate_now(true).await?;
+    let passed = crate::cmd_incident::judge(store, name, &plan, version, true, now).await?;
     if passed.may_close {
         store
             .close_incident(

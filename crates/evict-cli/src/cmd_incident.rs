@@ -1,7 +1,9 @@
 //! `evict incident …`: open an incident, change its scope, list and show incidents.
 
 use anyhow::{Context as _, bail};
-use evict_incident::gate::{EvidenceFacts, ExceptionFacts, GateLine, Standing, closure_gate};
+use evict_incident::gate::{
+    EvidenceFacts, ExceptionFacts, GateLine, GateReport, Standing, closure_gate,
+};
 use evict_incident::plan::{Plan, build_plan};
 use evict_incident::policy::Policy;
 use evict_incident::report::{
@@ -791,33 +793,7 @@ async fn close(ctx: &Context, name: &str, allow_attested: bool) -> anyhow::Resul
             return Err(IncidentError::Closed(name.to_string()).into());
         }
         let (version, plan) = latest_plan(&store, name).await?;
-        let evidence: Vec<EvidenceFacts> = store
-            .evidence_of(name)
-            .await?
-            .into_iter()
-            .map(|e| EvidenceFacts {
-                artifact: e.artifact,
-                verdict: e.verdict,
-                at: e.at,
-            })
-            .collect();
-        let exceptions: Vec<ExceptionFacts> = store
-            .exceptions_of(name)
-            .await?
-            .into_iter()
-            .map(|x| ExceptionFacts {
-                artifact: x.artifact,
-                expires_at: x.expires_at,
-            })
-            .collect();
-        let gate = closure_gate(
-            &plan,
-            version,
-            &evidence,
-            &exceptions,
-            allow_attested,
-            ctx.now,
-        );
+        let gate = judge(&store, name, &plan, version, allow_attested, ctx.now).await?;
         let closed = if gate.may_close {
             let body = serde_json::json!({
                 "plan_version": version,
@@ -944,27 +920,13 @@ pub(crate) async fn write_report(
         };
         let evidence = store.evidence_of(name).await?;
         let exceptions = store.exceptions_of(name).await?;
-        let gate = plan.as_ref().map(|(version, plan)| {
-            let facts: Vec<EvidenceFacts> = evidence
-                .iter()
-                .map(|e| EvidenceFacts {
-                    artifact: e.artifact.clone(),
-                    verdict: e.verdict,
-                    at: e.at,
-                })
-                .collect();
-            let excepted: Vec<ExceptionFacts> = exceptions
-                .iter()
-                .map(|x| ExceptionFacts {
-                    artifact: x.artifact.clone(),
-                    expires_at: x.expires_at,
-                })
-                .collect();
-            // A closed incident passed the gate; judged again with attestations allowed, every
-            // line still says whether it was verified or only attested.
-            let closed = stored.incident.status == IncidentStatus::Closed;
-            closure_gate(plan, *version, &facts, &excepted, closed, now)
-        });
+        // A closed incident passed the gate; judged again with attestations allowed, every
+        // line still says whether it was verified or only attested.
+        let closed = stored.incident.status == IncidentStatus::Closed;
+        let gate = match &plan {
+            Some((version, plan)) => Some(judge(store, name, plan, *version, closed, now).await?),
+            None => None,
+        };
         let incident = &stored.incident;
         let patched_at = incident.patched_at.unwrap_or(now);
         let mut timeline = vec![TimelineEvent {
@@ -1112,4 +1074,42 @@ pub(crate) async fn write_report(
             sha256: digest,
         })
     }
+}
+
+/// The closure gate on the incident's stored evidence and exceptions.
+pub(crate) async fn judge(
+    store: &Store,
+    name: &str,
+    plan: &Plan,
+    version: i64,
+    allow_attested: bool,
+    now: jiff::Timestamp,
+) -> anyhow::Result<GateReport> {
+    let evidence: Vec<EvidenceFacts> = store
+        .evidence_of(name)
+        .await?
+        .into_iter()
+        .map(|e| EvidenceFacts {
+            artifact: e.artifact,
+            verdict: e.verdict,
+            at: e.at,
+        })
+        .collect();
+    let exceptions: Vec<ExceptionFacts> = store
+        .exceptions_of(name)
+        .await?
+        .into_iter()
+        .map(|x| ExceptionFacts {
+            artifact: x.artifact,
+            expires_at: x.expires_at,
+        })
+        .collect();
+    Ok(closure_gate(
+        plan,
+        version,
+        &evidence,
+        &exceptions,
+        allow_attested,
+        now,
+    ))
 }

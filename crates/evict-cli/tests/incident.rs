@@ -17,26 +17,7 @@ fn journal_entries(env: &Env) -> u64 {
 #[test]
 fn opening_checks_the_window_the_name_and_the_scope_and_changes_nothing_on_error() {
     let env = Env::new();
-    let report = env.path("data");
-    let generated = env.run(&[
-        "generate",
-        "--out",
-        report.to_str().unwrap(),
-        "--users",
-        "5",
-    ]);
-    assert_eq!(generated.code, 0, "{}", generated.stderr);
-    let csv = report.join("credential-report.csv");
-    assert_eq!(
-        env.run(&[
-            "import",
-            "aws-credential-report",
-            csv.to_str().unwrap(),
-            "-q"
-        ])
-        .code,
-        0
-    );
+    env.organisation(&["--users", "5"]);
     let before = journal_entries(&env);
 
     let open = |extra: &[&str]| {
@@ -202,28 +183,7 @@ fn artifacts(run: &common::Run) -> Vec<(String, String, Vec<String>)> {
 #[test]
 fn residual_access_kills_the_planted_footholds_and_not_the_lookalike() {
     let env = Env::new();
-    let data = env.path("data");
-    let generated = env.run(&[
-        "generate",
-        "--out",
-        data.to_str().unwrap(),
-        "--users",
-        "20",
-        "--logs",
-        "3000",
-    ]);
-    assert_eq!(generated.code, 0, "{}", generated.stderr);
-    let csv = data.join("credential-report.csv");
-    assert_eq!(
-        env.run(&[
-            "import",
-            "aws-credential-report",
-            csv.to_str().unwrap(),
-            "-q"
-        ])
-        .code,
-        0
-    );
+    let data = env.organisation(&["--users", "20", "--logs", "3000"]);
     let plan = attack_plan();
     let hunt = env.run(&[
         "hunt",
@@ -318,20 +278,7 @@ fn residual_access_kills_the_planted_footholds_and_not_the_lookalike() {
 #[test]
 fn the_gate_refuses_closure_until_every_artifact_has_evidence_or_an_exception() {
     let env = Env::new();
-    let data = env.path("data");
-    let generated = env.run(&["generate", "--out", data.to_str().unwrap(), "--users", "3"]);
-    assert_eq!(generated.code, 0, "{}", generated.stderr);
-    let csv = data.join("credential-report.csv");
-    assert_eq!(
-        env.run(&[
-            "import",
-            "aws-credential-report",
-            csv.to_str().unwrap(),
-            "-q"
-        ])
-        .code,
-        0
-    );
+    env.organisation(&["--users", "3"]);
     let open = env.run(&[
         "incident",
         "open",
@@ -489,24 +436,7 @@ fn the_gate_refuses_closure_until_every_artifact_has_evidence_or_an_exception() 
 #[test]
 fn attestations_count_for_the_kill_tier_only_when_allowed() {
     let env = Env::new();
-    let data = env.path("data");
-    let generated = env.run(&[
-        "generate",
-        "--out",
-        data.to_str().unwrap(),
-        "--users",
-        "3",
-        "--logs",
-        "1500",
-    ]);
-    assert_eq!(generated.code, 0, "{}", generated.stderr);
-    let csv = data.join("credential-report.csv");
-    env.run(&[
-        "import",
-        "aws-credential-report",
-        csv.to_str().unwrap(),
-        "-q",
-    ]);
+    let data = env.organisation(&["--users", "3", "--logs", "1500"]);
     let plan_ids = attack_plan();
     env.run(&[
         "hunt",
@@ -562,15 +492,7 @@ fn attestations_count_for_the_kill_tier_only_when_allowed() {
 #[test]
 fn a_policy_file_with_errors_is_refused_with_its_line_and_nothing_is_stored() {
     let env = Env::new();
-    let data = env.path("data");
-    env.run(&["generate", "--out", data.to_str().unwrap(), "--users", "2"]);
-    let csv = data.join("credential-report.csv");
-    env.run(&[
-        "import",
-        "aws-credential-report",
-        csv.to_str().unwrap(),
-        "-q",
-    ]);
+    env.organisation(&["--users", "2"]);
     env.run(&[
         "incident",
         "open",

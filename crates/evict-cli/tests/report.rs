@@ -26,28 +26,7 @@ const SECTIONS: &[&str] = &[
 /// An organisation with the planted attack, hunted and stored, an incident with a plan, one
 /// attestation and one exception.
 fn incident_with_a_plan(env: &Env) {
-    let data = env.path("data");
-    let generated = env.run(&[
-        "generate",
-        "--out",
-        data.to_str().unwrap(),
-        "--users",
-        "10",
-        "--logs",
-        "2000",
-    ]);
-    assert_eq!(generated.code, 0, "{}", generated.stderr);
-    let csv = data.join("credential-report.csv");
-    assert_eq!(
-        env.run(&[
-            "import",
-            "aws-credential-report",
-            csv.to_str().unwrap(),
-            "-q"
-        ])
-        .code,
-        0
-    );
+    let data = env.organisation(&["--users", "10", "--logs", "2000"]);
     let plan = attack_plan();
     env.run(&[
         "hunt",

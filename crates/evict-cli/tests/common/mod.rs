@@ -74,3 +74,24 @@ impl Env {
         path
     }
 }
+
+impl Env {
+    /// Generates testkit data into `data/` (`evict generate` with `args`, e.g. `--users 20
+    /// --logs 3000`) and imports its credential report; returns the data folder.
+    pub fn organisation(&self, args: &[&str]) -> PathBuf {
+        let data = self.path("data");
+        let mut generate = vec!["generate", "--out", data.to_str().unwrap()];
+        generate.extend_from_slice(args);
+        let run = self.run(&generate);
+        assert_eq!(run.code, 0, "generate: {}", run.stderr);
+        let report = data.join("credential-report.csv");
+        let run = self.run(&[
+            "import",
+            "aws-credential-report",
+            report.to_str().unwrap(),
+            "-q",
+        ]);
+        assert_eq!(run.code, 0, "import: {}", run.stderr);
+        data
+    }
+}
