@@ -243,6 +243,31 @@ fn residual_access_kills_the_planted_footholds_and_not_the_lookalike() {
             "'{needle}' not killed: {tiers:?}"
         );
     }
+    // Artifacts only the logs know get the kind their action or key says, and one event seen
+    // by two rules is one artifact.
+    let json = residual.json();
+    let kind_of = |needle: &str| -> Vec<String> {
+        json["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["label"].as_str().unwrap().contains(needle))
+            .map(|a| a["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        kind_of(&format!("CreateLoginProfile for {}", plan.backdoor_user)),
+        ["password"]
+    );
+    assert_eq!(kind_of(&plan.pre_patch_session_key_id), ["session"]);
+    assert_eq!(
+        kind_of(&format!("CreateAccessKey for {}", plan.key_target_user)),
+        ["access_key"]
+    );
+    assert!(
+        kind_of(&format!("CreateAccessKey on {}", plan.key_target_user)).is_empty(),
+        "the key creation is listed twice"
+    );
     // The administrator's ordinary work during the window is examined, never killed.
     let lookalike: Vec<_> = found
         .iter()

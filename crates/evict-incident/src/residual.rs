@@ -312,6 +312,41 @@ fn principal_key(name: &str) -> String {
     short.to_ascii_lowercase()
 }
 
+/// The kind of a credential the logs name only by its id: AWS `ASIA…` keys are role
+/// sessions, Okta actors act through sessions (API tokens are `00T…`), GitHub through tokens.
+fn actor_credential_kind(provider: &str, native: &str) -> CredentialKind {
+    match provider {
+        "aws" if native.starts_with("ASIA") => CredentialKind::Session,
+        "okta" if !native.starts_with("00T") => CredentialKind::Session,
+        "github" => CredentialKind::ApiToken,
+        _ => CredentialKind::AccessKey,
+    }
+}
+
+/// The kind of credential an action creates (`CreateLoginProfile` a password,
+/// `public_key.create` an SSH key, …), by the words providers use in action names.
+fn created_credential_kind(action: &str) -> CredentialKind {
+    let a = action.to_ascii_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| a.contains(w));
+    if has(&["loginprofile", "password"]) {
+        CredentialKind::Password
+    } else if has(&["sshpublickey", "public_key", "deploy_key"]) {
+        CredentialKind::SshKey
+    } else if has(&["certificate"]) {
+        CredentialKind::Certificate
+    } else if has(&["token"]) {
+        CredentialKind::ApiToken
+    } else if has(&["oauth", "grant"]) {
+        CredentialKind::OauthGrant
+    } else if has(&["factor", "device", "mfa"]) {
+        CredentialKind::Device
+    } else if has(&["secret"]) {
+        CredentialKind::ClientSecret
+    } else {
+        CredentialKind::AccessKey
+    }
+}
+
 fn hit_evidence(hit: &HitFacts) -> String {
     format!("hunt {} at {}: {}", hit.rule, hit.pointer, hit.summary)
 }
@@ -591,10 +626,14 @@ pub fn find_residual<'a>(inputs: &'a ResidualInputs<'a>) -> Found<'a> {
         {
             compromised_actors.insert((hit.provider.clone(), principal_key(actor)));
         }
-        let what = if reason == ResidualReason::IssuedBeforePatch {
-            "session"
-        } else {
-            "credential"
+        let what = match (&hit.credential, reason) {
+            (_, ResidualReason::IssuedBeforePatch) => "session",
+            (Some(native), _)
+                if actor_credential_kind(&hit.provider, native) == CredentialKind::Session =>
+            {
+                "session"
+            }
+            _ => "credential",
         };
         let artifact = match (&hit.credential, &hit.actor) {
             (Some(native), _) => credential_ref(&hit.provider, native, what),
@@ -610,11 +649,14 @@ pub fn find_residual<'a>(inputs: &'a ResidualInputs<'a>) -> Found<'a> {
             },
             (None, None) => continue,
         };
-        if let ArtifactRef::Unresolved { what, .. } = &artifact {
+        if let ArtifactRef::Unresolved {
+            what, reference, ..
+        } = &artifact
+        {
             let kind = match what.as_str() {
                 "session" => Subject::Credential(CredentialKind::Session),
                 "identity" => Subject::Identity,
-                _ => Subject::Credential(CredentialKind::AccessKey),
+                _ => Subject::Credential(actor_credential_kind(&hit.provider, reference)),
             };
             out.unresolved_kind.insert(artifact.clone(), kind);
         }
@@ -649,7 +691,21 @@ pub fn find_residual<'a>(inputs: &'a ResidualInputs<'a>) -> Found<'a> {
             break;
         }
     }
+    // Two rules often fire on one event (a credential rule and a broader account-manipulation
+    // one): the new credential is the artifact, not also a "change" on its holder.
+    let new_credentials: HashSet<(&str, &str, &str)> = changes
+        .iter()
+        .filter(|h| has_technique(h, CREDENTIAL_TECHNIQUES))
+        .filter_map(|h| Some((h.provider.as_str(), h.action.as_str(), h.target.as_deref()?)))
+        .collect();
     for (n, hit) in changes.iter().enumerate() {
+        if !has_technique(hit, CREDENTIAL_TECHNIQUES)
+            && hit.target.as_deref().is_some_and(|t| {
+                new_credentials.contains(&(hit.provider.as_str(), hit.action.as_str(), t))
+            })
+        {
+            continue;
+        }
         let during = hit.at <= inputs.window.patched_at;
         let reason = match (attributed.contains(&n), during) {
             (true, true) => ResidualReason::CreatedDuringWindow,
@@ -701,7 +757,7 @@ pub fn find_residual<'a>(inputs: &'a ResidualInputs<'a>) -> Found<'a> {
             };
             out.unresolved_kind.insert(
                 artifact.clone(),
-                Subject::Credential(CredentialKind::AccessKey),
+                Subject::Credential(created_credential_kind(&hit.action)),
             );
             out.add(artifact, reason, hit_evidence(hit));
             continue;
