@@ -48,6 +48,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_credentials_by_provider.sql"),
         include_str!("../migrations/postgres/0006_credentials_by_provider.sql"),
     ),
+    (
+        7,
+        "usage totals",
+        include_str!("../migrations/sqlite/0007_usage_totals.sql"),
+        include_str!("../migrations/postgres/0007_usage_totals.sql"),
+    ),
 ];
 
 /// Hands the embedded migrations of one backend to sqlx's migrator.
