@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::error::query;
-use crate::inventory::{opt_text, opt_time, parsed, text};
+use crate::inventory::{json_column, opt_text, parsed, required_time, text};
 use crate::journal;
 use crate::text::{opt_time_text, time_text};
 use crate::{Backend, Store, StoreError};
@@ -357,7 +357,6 @@ impl Store {
         .map_err(query("read hunt hits"))?;
         rows.iter()
             .map(|row| {
-                let techniques = text(row, "techniques")?;
                 let offset: i64 = row
                     .try_get("raw_offset")
                     .map_err(query("read a hunt hit"))?;
@@ -366,14 +365,8 @@ impl Store {
                     rule_id: opt_text(row, "rule_id")?,
                     title: text(row, "title")?,
                     severity: parsed(row, "severity")?,
-                    techniques: serde_json::from_str(&techniques).map_err(|e| {
-                        StoreError::Corrupt {
-                            what: "techniques",
-                            value: techniques.clone(),
-                            reason: e.to_string(),
-                        }
-                    })?,
-                    time: opt_time(row, "at")?.unwrap_or(Timestamp::UNIX_EPOCH),
+                    techniques: json_column(row, "techniques")?,
+                    time: required_time(row, "at")?,
                     window: opt_text(row, "window_position")?,
                     source_kind: text(row, "source_kind")?,
                     action: text(row, "action")?,

@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 
 use crate::error::query;
 use crate::hunts::placeholders;
-use crate::inventory::{opt_time, parsed, text};
+use crate::inventory::{json_column, opt_time, parsed, required_time, text};
 use crate::journal;
 use crate::text::{opt_time_text, time_text};
 use crate::{Store, StoreError};
@@ -62,32 +62,15 @@ pub enum IncidentError {
 const COLUMNS: &str = "name, compromised_at, patched_at, scope, ioc_ips, ioc_user_agents, status, \
                        opened_at, updated_at, closed_at, first_journal, last_journal";
 
-fn json_list(row: &AnyRow, column: &'static str) -> Result<Vec<String>, StoreError> {
-    let value = text(row, column)?;
-    serde_json::from_str(&value).map_err(|e| StoreError::Corrupt {
-        what: column,
-        value,
-        reason: e.to_string(),
-    })
-}
-
-fn required_time(row: &AnyRow, column: &'static str) -> Result<Timestamp, StoreError> {
-    opt_time(row, column)?.ok_or_else(|| StoreError::Corrupt {
-        what: column,
-        value: String::new(),
-        reason: "missing".into(),
-    })
-}
-
 fn incident_from_row(row: &AnyRow) -> Result<StoredIncident, StoreError> {
     Ok(StoredIncident {
         incident: Incident {
             name: text(row, "name")?,
             compromised_at: required_time(row, "compromised_at")?,
             patched_at: opt_time(row, "patched_at")?,
-            scope: json_list(row, "scope")?,
-            ioc_ips: json_list(row, "ioc_ips")?,
-            ioc_user_agents: json_list(row, "ioc_user_agents")?,
+            scope: json_column(row, "scope")?,
+            ioc_ips: json_column(row, "ioc_ips")?,
+            ioc_user_agents: json_column(row, "ioc_user_agents")?,
             status: parsed::<IncidentStatus>(row, "status")?,
         },
         opened_at: required_time(row, "opened_at")?,
@@ -290,12 +273,7 @@ impl Store {
             .map_err(query("read secret locations"))?;
         rows.iter()
             .map(|row| {
-                let json = text(row, "location")?;
-                let location = serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
-                    what: "location",
-                    value: json.clone(),
-                    reason: e.to_string(),
-                })?;
+                let location = json_column(row, "location")?;
                 Ok(LocatedSecret {
                     credential_id: text(row, "credential_id")?,
                     location,
@@ -482,17 +460,12 @@ impl Store {
         .await
         .map_err(query("read the latest plan"))?;
         row.map(|row| {
-            let plan = text(&row, "plan")?;
             Ok(StoredPlan {
                 version: row.try_get("version").map_err(query("read a plan"))?,
                 made_at: required_time(&row, "made_at")?,
                 policy_digest: text(&row, "policy_digest")?,
                 content_digest: text(&row, "content_digest")?,
-                plan: serde_json::from_str(&plan).map_err(|e| StoreError::Corrupt {
-                    what: "plan",
-                    value: plan.chars().take(64).collect(),
-                    reason: e.to_string(),
-                })?,
+                plan: json_column(&row, "plan")?,
                 journal: row.try_get("journal").map_err(query("read a plan"))?,
             })
         })

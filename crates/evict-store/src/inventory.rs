@@ -938,6 +938,29 @@ where
     })
 }
 
+/// A JSON column (a list, a location, a plan), or a "corrupt" error naming the column and
+/// showing the start of what is stored.
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
+    row: &AnyRow,
+    column: &'static str,
+) -> Result<T, StoreError> {
+    let value = text(row, column)?;
+    serde_json::from_str(&value).map_err(|e| StoreError::Corrupt {
+        what: column,
+        value: value.chars().take(64).collect(),
+        reason: e.to_string(),
+    })
+}
+
+/// A time column that must hold a time.
+pub(crate) fn required_time(row: &AnyRow, column: &'static str) -> Result<Timestamp, StoreError> {
+    opt_time(row, column)?.ok_or_else(|| StoreError::Corrupt {
+        what: column,
+        value: String::new(),
+        reason: "missing".into(),
+    })
+}
+
 pub(crate) fn opt_time(
     row: &AnyRow,
     column: &'static str,
