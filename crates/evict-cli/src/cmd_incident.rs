@@ -11,7 +11,7 @@ use evict_incident::report::{
 };
 use evict_incident::residual::{
     HitFacts, LocationFacts, ResidualArtifact, ResidualInputs, add_usage_detail,
-    credentials_needed, find_residual,
+    credentials_needed, find_residual, providers_in_scope,
 };
 use evict_incident::scope::{ScopeKind, ScopeRef, Window, location_in_scope};
 use evict_incident::signing::{self, SignatureStyle, detached_signature_path, sign_report};
@@ -328,53 +328,73 @@ pub(crate) async fn compute_residual(
         .iter()
         .map(|s| ScopeRef::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut identities = Vec::new();
-    store
-        .for_each_identity(&Default::default(), now, None, |i| identities.push(i))
-        .await?;
-    let locations: Vec<LocationFacts> = store
-        .secret_locations()
-        .await?
-        .into_iter()
-        .map(|l| LocationFacts {
-            credential_id: l.credential_id,
-            location: l.location,
-        })
-        .collect();
-    let hits: Vec<HitFacts> = store
-        .hunt_hits()
-        .await?
-        .into_iter()
-        .map(|h| HitFacts {
-            provider: provider_of(&h.source_kind),
-            pointer: format!("{}@{}", h.raw.file, h.raw.offset),
-            rule: h.rule,
-            techniques: h.techniques,
-            at: h.time,
-            action: h.action,
-            actor: h.actor,
-            credential: h.credential,
-            target: h.target,
-            summary: h.summary,
-        })
-        .collect();
+    // Four independent reads at once: the store answers on several connections, and the
+    // credentials of the providers in scope are known from the scope alone.
+    let providers = providers_in_scope(&scope);
+    let read_identities = async {
+        let mut identities = Vec::new();
+        store
+            .for_each_identity(&Default::default(), now, None, |i| identities.push(i))
+            .await?;
+        Ok::<_, anyhow::Error>(identities)
+    };
+    let read_locations = async {
+        Ok::<_, anyhow::Error>(
+            store
+                .secret_locations()
+                .await?
+                .into_iter()
+                .map(|l| LocationFacts {
+                    credential_id: l.credential_id,
+                    location: l.location,
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let read_hits = async {
+        Ok::<_, anyhow::Error>(
+            store
+                .hunt_hits()
+                .await?
+                .into_iter()
+                .map(|h| HitFacts {
+                    provider: provider_of(&h.source_kind),
+                    pointer: format!("{}@{}", h.raw.file, h.raw.offset),
+                    rule: h.rule,
+                    techniques: h.techniques,
+                    at: h.time,
+                    action: h.action,
+                    actor: h.actor,
+                    credential: h.credential,
+                    target: h.target,
+                    summary: h.summary,
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let read_provider_credentials = async {
+        let mut credentials = Vec::new();
+        for provider in &providers {
+            let filter = evict_store::CredentialFilter {
+                provider: Some(evict_model::Provider::new(provider)?),
+                ..Default::default()
+            };
+            store
+                .for_each_credential(&filter, now, None, |c| credentials.push(c.credential))
+                .await?;
+        }
+        Ok::<_, anyhow::Error>(credentials)
+    };
+    let (identities, locations, hits, mut credentials) = tokio::try_join!(
+        read_identities,
+        read_locations,
+        read_hits,
+        read_provider_credentials
+    )?;
     // Only the credentials the incident can touch are read, not the whole inventory.
     let wanted = credentials_needed(&scope, &identities, &locations, &hits);
-    let mut credentials = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for provider in &wanted.providers {
-        let filter = evict_store::CredentialFilter {
-            provider: Some(evict_model::Provider::new(provider)?),
-            ..Default::default()
-        };
-        store
-            .for_each_credential(&filter, now, None, |c| {
-                if seen.insert(c.credential.id.to_string()) {
-                    credentials.push(c.credential);
-                }
-            })
-            .await?;
-    }
+    let mut seen: std::collections::HashSet<String> =
+        credentials.iter().map(|c| c.id.to_string()).collect();
     // What a provider scan above has read already is not asked for again.
     let scanned = |provider: &str| wanted.providers.contains(provider);
     let provider_of_identity: std::collections::HashMap<&str, &str> = identities
@@ -447,16 +467,27 @@ async fn residual(
     let (policy, artifacts) = computed?;
     let count = |tier: Tier| artifacts.iter().filter(|a| a.tier.tier == tier).count();
     match ctx.format {
-        Format::Json => output::json(&serde_json::json!({
-            "incident": name,
-            "policy": { "origin": policy.origin(), "digest": policy.digest() },
-            "counts": {
-                "kill": count(Tier::Kill),
-                "rotate": count(Tier::Rotate),
-                "validate": count(Tier::Validate),
-            },
-            "artifacts": artifacts,
-        }))?,
+        Format::Json => {
+            // Serialised straight from the artifacts: a copy as a JSON value would double
+            // the memory of a large incident.
+            #[derive(serde::Serialize)]
+            struct Answer<'a> {
+                incident: &'a str,
+                policy: serde_json::Value,
+                counts: serde_json::Value,
+                artifacts: &'a [ResidualArtifact],
+            }
+            output::json(&Answer {
+                incident: name,
+                policy: serde_json::json!({ "origin": policy.origin(), "digest": policy.digest() }),
+                counts: serde_json::json!({
+                    "kill": count(Tier::Kill),
+                    "rotate": count(Tier::Rotate),
+                    "validate": count(Tier::Validate),
+                }),
+                artifacts: &artifacts,
+            })?;
+        }
         _ => {
             if artifacts.is_empty() {
                 output::line(&format!(
@@ -555,11 +586,19 @@ async fn plan(
         format!("unchanged since version {version}")
     };
     match ctx.format {
-        Format::Json => output::json(&serde_json::json!({
-            "version": version,
-            "new_version": new,
-            "plan": plan,
-        }))?,
+        Format::Json => {
+            #[derive(serde::Serialize)]
+            struct Answer<'a> {
+                version: i64,
+                new_version: bool,
+                plan: &'a Plan,
+            }
+            output::json(&Answer {
+                version,
+                new_version: new,
+                plan: &plan,
+            })?;
+        }
         Format::Md => output::line(&plan_markdown(&plan, version)),
         Format::Html => output::line(&plan_html(&plan, version)),
         Format::Table | Format::Sarif => {

@@ -26,12 +26,16 @@ fn out(text: std::fmt::Arguments<'_>) {
         .write_fmt(text)
         .and_then(|()| stdout.write_all(b"\n"))
     {
-        if e.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
-        }
-        eprintln!("error: cannot write to stdout: {e}");
-        std::process::exit(2);
+        write_failed(&e);
     }
+}
+
+fn write_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(0);
+    }
+    eprintln!("error: cannot write to stdout: {e}");
+    std::process::exit(2);
 }
 
 /// A line on stdout.
@@ -39,9 +43,19 @@ pub fn line(text: &str) {
     out(format_args!("{text}"));
 }
 
-/// One JSON document on stdout.
+/// One JSON document on stdout, written as it is serialised (an incident's residual set is
+/// tens of megabytes; building it as one string first would double the memory).
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    out(format_args!("{}", serde_json::to_string_pretty(value)?));
+    use std::io::Write;
+    let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match serde_json::to_writer_pretty(&mut stdout, value) {
+        Ok(()) => {}
+        Err(e) if e.is_io() => write_failed(&std::io::Error::from(e)),
+        Err(e) => return Err(e.into()),
+    }
+    if let Err(e) = stdout.write_all(b"\n").and_then(|()| stdout.flush()) {
+        write_failed(&e);
+    }
     Ok(())
 }
 

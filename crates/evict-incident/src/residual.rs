@@ -262,6 +262,17 @@ pub struct CredentialSelection {
     pub natives: BTreeSet<(String, String)>,
 }
 
+/// The providers (and identity systems) every credential of which an incident reads: those its
+/// `provider:` and `system:` references name. Known from the scope alone, so their credentials
+/// can be read while the rest of the store is.
+pub fn providers_in_scope(scope: &[ScopeRef]) -> BTreeSet<String> {
+    scope
+        .iter()
+        .filter(|s| matches!(s.kind, ScopeKind::Provider | ScopeKind::System))
+        .map(|s| s.value.clone())
+        .collect()
+}
+
 /// The [`CredentialSelection`] for an incident.
 pub fn credentials_needed(
     scope: &[ScopeRef],
@@ -270,16 +281,13 @@ pub fn credentials_needed(
     hits: &[HitFacts],
 ) -> CredentialSelection {
     let names = NameIndex::new(identities);
-    let mut selection = CredentialSelection::default();
+    let mut selection = CredentialSelection {
+        providers: providers_in_scope(scope),
+        ..CredentialSelection::default()
+    };
     for s in scope {
-        match s.kind {
-            ScopeKind::Provider | ScopeKind::System => {
-                selection.providers.insert(s.value.clone());
-            }
-            ScopeKind::Identity => {
-                selection.identity_ids.insert(s.value.clone());
-            }
-            ScopeKind::Repo | ScopeKind::Host => {}
+        if s.kind == ScopeKind::Identity {
+            selection.identity_ids.insert(s.value.clone());
         }
     }
     selection

@@ -155,8 +155,14 @@ impl Store {
         let options: AnyConnectOptions = url.parse().map_err(open_err)?;
         // Statement logging would put every bound value in the log; never enable it.
         let options = options.disable_statement_logging();
+        // Two SQLite connections: one write at a time anyway, two reads for two cores, and each
+        // holds a 64 MB page cache (four put a large incident's residual over 1 GB).
+        let connections = match backend {
+            Backend::Sqlite => 2,
+            Backend::Postgres => 4,
+        };
         let pool = AnyPoolOptions::new()
-            .max_connections(4)
+            .max_connections(connections)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {

@@ -9,8 +9,11 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
+use crate::columns::{
+    Columns, PAGE_ROWS, PackedQuery, int, json_column, opt_text, opt_time, parsed, required_time,
+    text, two_at_a_time,
+};
 use crate::error::query;
-use crate::inventory::{json_column, opt_text, parsed, required_time, text};
 use crate::journal;
 use crate::text::{opt_time_text, time_text};
 use crate::{Backend, Store, StoreError};
@@ -308,82 +311,142 @@ impl Store {
         for (provider, native) in keys {
             by_provider.entry(provider).or_default().push(native);
         }
-        for (provider, natives) in by_provider {
-            for chunk in natives.chunks(400) {
-                let mut sql = String::from(if detail {
-                    "SELECT native_id, events, failures, first_seen, last_seen, sources, \
-                     user_agents, actions FROM log_usage \
-                     WHERE provider = ? AND subject = 'credential' AND native_id IN ("
-                } else {
-                    "SELECT native_id, CAST(SUM(events) AS BIGINT) AS events, \
-                     CAST(SUM(failures) AS BIGINT) AS failures, MIN(first_seen) AS first_seen, \
-                     MAX(last_seen) AS last_seen, '{}' AS sources, '{}' AS user_agents, \
-                     '{}' AS actions FROM log_usage \
-                     WHERE provider = ? AND subject = 'credential' AND native_id IN ("
-                });
+        let columns: &[&str] = if detail {
+            &[
+                "native_id",
+                "events",
+                "failures",
+                "first_seen",
+                "last_seen",
+                "sources",
+                "user_agents",
+                "actions",
+            ]
+        } else {
+            &[
+                "native_id",
+                "CAST(SUM(events) AS BIGINT) AS events",
+                "CAST(SUM(failures) AS BIGINT) AS failures",
+                "MIN(first_seen) AS first_seen",
+                "MAX(last_seen) AS last_seen",
+                "'{}' AS sources",
+                "'{}' AS user_agents",
+                "'{}' AS actions",
+            ]
+        };
+        let mut jobs = Vec::new();
+        for (provider, natives) in &by_provider {
+            for chunk in natives.chunks(2_000) {
+                let mut rest = String::from(
+                    "FROM log_usage WHERE provider = ? AND subject = 'credential' AND native_id IN (",
+                );
                 for n in 0..chunk.len() {
-                    sql.push_str(if n == 0 { "?" } else { ", ?" });
+                    rest.push_str(if n == 0 { "?" } else { ", ?" });
                 }
-                sql.push(')');
+                rest.push(')');
                 if !detail {
-                    sql.push_str(" GROUP BY native_id");
+                    rest.push_str(" GROUP BY native_id");
                 }
-                let sql = placeholders(self.backend(), &sql);
-                let mut q = sqlx::query(&sql).bind(provider.to_string());
-                for native in chunk {
-                    q = q.bind(native.to_string());
-                }
-                let rows = q.fetch_all(&self.pool).await.map_err(query("read usage"))?;
-                for row in &rows {
-                    let native: String = row.try_get("native_id").map_err(query("read usage"))?;
-                    all.entry((provider.to_string(), native))
-                        .or_default()
-                        .merge(usage_from_row(row)?);
-                }
+                jobs.push(async move {
+                    let packed = PackedQuery::new(self.backend(), columns, &rest, "native_id");
+                    let mut q = sqlx::query(packed.sql()).bind(provider.to_string());
+                    for native in chunk {
+                        q = q.bind(native.to_string());
+                    }
+                    packed
+                        .rows(&self.pool, q, "read usage")
+                        .await?
+                        .iter()
+                        .map(|row| {
+                            Ok((
+                                (provider.to_string(), text(row, "native_id")?),
+                                usage_from_row(row)?,
+                            ))
+                        })
+                        .collect::<Result<Vec<_>, StoreError>>()
+                });
             }
         }
+        two_at_a_time(jobs, |page| {
+            for (key, usage) in page {
+                all.entry(key).or_default().merge(usage);
+            }
+        })
+        .await?;
         Ok(all)
     }
 
     /// Every stored hunt hit.
     pub async fn hunt_hits(&self) -> Result<Vec<StoredHit>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT rule, rule_id, title, severity, techniques, at, window_position, source_kind, \
-             action, actor, credential, target, source, user_agent, summary, event_id, raw_file, \
-             raw_offset FROM hunt_hits ORDER BY at, hit_key",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(query("read hunt hits"))?;
-        rows.iter()
-            .map(|row| {
-                let offset: i64 = row
-                    .try_get("raw_offset")
-                    .map_err(query("read a hunt hit"))?;
-                Ok(StoredHit {
-                    rule: text(row, "rule")?,
-                    rule_id: opt_text(row, "rule_id")?,
-                    title: text(row, "title")?,
-                    severity: parsed(row, "severity")?,
-                    techniques: json_column(row, "techniques")?,
-                    time: required_time(row, "at")?,
-                    window: opt_text(row, "window_position")?,
-                    source_kind: text(row, "source_kind")?,
-                    action: text(row, "action")?,
-                    actor: opt_text(row, "actor")?,
-                    credential: opt_text(row, "credential")?,
-                    target: opt_text(row, "target")?,
-                    source: opt_text(row, "source")?,
-                    user_agent: opt_text(row, "user_agent")?,
-                    summary: text(row, "summary")?,
-                    event_id: opt_text(row, "event_id")?,
-                    raw: RawPointer {
-                        file: text(row, "raw_file")?,
-                        offset: u64::try_from(offset).unwrap_or(0),
+        let packed = PackedQuery::new(
+            self.backend(),
+            &[
+                "hit_key",
+                "rule",
+                "rule_id",
+                "title",
+                "severity",
+                "techniques",
+                "at",
+                "window_position",
+                "source_kind",
+                "action",
+                "actor",
+                "credential",
+                "target",
+                "source",
+                "user_agent",
+                "summary",
+                "event_id",
+                "raw_file",
+                "raw_offset",
+            ],
+            "FROM hunt_hits WHERE hit_key > ? ORDER BY hit_key LIMIT ?",
+            "hit_key",
+        );
+        let mut hits = Vec::new();
+        let mut after = String::new();
+        loop {
+            let bound = sqlx::query(packed.sql())
+                .bind(after.clone())
+                .bind(PAGE_ROWS);
+            let rows = packed.rows(&self.pool, bound, "read hunt hits").await?;
+            let full = rows.len() as i64 == PAGE_ROWS;
+            for row in &rows {
+                after = text(row, "hit_key")?;
+                let offset = int(row, "raw_offset")?;
+                hits.push((
+                    after.clone(),
+                    StoredHit {
+                        rule: text(row, "rule")?,
+                        rule_id: opt_text(row, "rule_id")?,
+                        title: text(row, "title")?,
+                        severity: parsed(row, "severity")?,
+                        techniques: json_column(row, "techniques")?,
+                        time: required_time(row, "at")?,
+                        window: opt_text(row, "window_position")?,
+                        source_kind: text(row, "source_kind")?,
+                        action: text(row, "action")?,
+                        actor: opt_text(row, "actor")?,
+                        credential: opt_text(row, "credential")?,
+                        target: opt_text(row, "target")?,
+                        source: opt_text(row, "source")?,
+                        user_agent: opt_text(row, "user_agent")?,
+                        summary: text(row, "summary")?,
+                        event_id: opt_text(row, "event_id")?,
+                        raw: RawPointer {
+                            file: text(row, "raw_file")?,
+                            offset: u64::try_from(offset).unwrap_or(0),
+                        },
                     },
-                })
-            })
-            .collect()
+                ));
+            }
+            if !full {
+                break;
+            }
+        }
+        hits.sort_by(|a, b| (a.1.time, &a.0).cmp(&(b.1.time, &b.0)));
+        Ok(hits.into_iter().map(|(_, hit)| hit).collect())
     }
 
     /// How many hits are stored.
@@ -398,26 +461,15 @@ impl Store {
     }
 }
 
-fn usage_from_row(row: &sqlx::any::AnyRow) -> Result<Usage, StoreError> {
-    let count = |name: &str| -> Result<u64, StoreError> {
-        let v: i64 = row.try_get(name).map_err(query("read usage"))?;
-        Ok(u64::try_from(v).unwrap_or(0))
-    };
-    let time = |name: &str| -> Result<Option<Timestamp>, StoreError> {
-        let v: Option<String> = row.try_get(name).map_err(query("read usage"))?;
-        Ok(v.and_then(|t| t.parse().ok()))
-    };
-    let counts = |name: &str| -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
-        let v: String = row.try_get(name).map_err(query("read usage"))?;
-        Ok(serde_json::from_str(&v).unwrap_or_default())
-    };
+fn usage_from_row(row: &impl Columns) -> Result<Usage, StoreError> {
+    let count = |name| Ok::<_, StoreError>(u64::try_from(int(row, name)?).unwrap_or(0));
     Ok(Usage {
         events: count("events")?,
         failures: count("failures")?,
-        first_seen: time("first_seen")?,
-        last_seen: time("last_seen")?,
-        sources: counts("sources")?,
-        user_agents: counts("user_agents")?,
-        actions: counts("actions")?,
+        first_seen: opt_time(row, "first_seen")?,
+        last_seen: opt_time(row, "last_seen")?,
+        sources: json_column(row, "sources")?,
+        user_agents: json_column(row, "user_agents")?,
+        actions: json_column(row, "actions")?,
     })
 }

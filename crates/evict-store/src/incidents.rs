@@ -7,9 +7,9 @@ use serde::Serialize;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::columns::{json_column, opt_time, parsed, required_time, text};
 use crate::error::query;
 use crate::hunts::placeholders;
-use crate::inventory::{json_column, opt_time, parsed, required_time, text};
 use crate::journal;
 use crate::text::{opt_time_text, time_text};
 use crate::{Store, StoreError};

@@ -10,6 +10,9 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
+use crate::columns::{
+    Columns, PAGE_ROWS, PackedQuery, opt_text, opt_time, parsed, text, two_at_a_time,
+};
 use crate::error::query;
 use crate::journal;
 use crate::text::{opt_time_text, time_text};
@@ -515,7 +518,8 @@ fn days_before(now: Timestamp, days: i64) -> String {
     )
 }
 
-/// A WHERE clause under construction with its bound values, numbered as it grows.
+/// A WHERE clause under construction with its bound values, in the order their `?` appear
+/// (numbered for PostgreSQL when the query is built).
 #[derive(Default)]
 struct Conditions {
     clauses: Vec<String>,
@@ -523,20 +527,10 @@ struct Conditions {
 }
 
 impl Conditions {
-    /// Adds a clause in which `?` stands for the next bound value (each `?` gets its own).
+    /// Adds a clause in which each `?` stands for the next of `values`.
     fn push(&mut self, clause: &str, values: &[String]) {
-        let mut out = String::new();
-        let mut values = values.iter();
-        for part in clause.split('?').enumerate() {
-            if part.0 > 0
-                && let Some(v) = values.next()
-            {
-                self.values.push(v.clone());
-                out.push_str(&format!("${}", self.values.len()));
-            }
-            out.push_str(part.1);
-        }
-        self.clauses.push(out);
+        self.values.extend_from_slice(values);
+        self.clauses.push(clause.to_string());
     }
 
     fn sql(&self) -> String {
@@ -548,11 +542,44 @@ impl Conditions {
     }
 }
 
-const CREDENTIAL_COLUMNS: &str = "c.id, c.provider, c.external_key, c.native_id, c.identity_id, c.kind, \
-     c.status, c.fingerprint, c.preview, c.issued_at, c.expires_at, c.last_used_at, c.last_used_from, \
-     c.scopes, i.name AS identity_name, i.owner AS owner";
-const IDENTITY_COLUMNS: &str = "id, provider, external_id, name, kind, owner, status, privilege, mfa, \
-     created_at, created_by, disabled_at, last_used_at";
+const CREDENTIAL_COLUMNS: &[&str] = &[
+    "c.id",
+    "c.provider",
+    "c.external_key",
+    "c.native_id",
+    "c.identity_id",
+    "c.kind",
+    "c.status",
+    "c.fingerprint",
+    "c.preview",
+    "c.issued_at",
+    "c.expires_at",
+    "c.last_used_at",
+    "c.last_used_from",
+    "c.scopes",
+    "i.name AS identity_name",
+    "i.owner AS owner",
+];
+const IDENTITY_COLUMNS: &[&str] = &[
+    "id",
+    "provider",
+    "external_id",
+    "name",
+    "kind",
+    "owner",
+    "status",
+    "privilege",
+    "mfa",
+    "created_at",
+    "created_by",
+    "disabled_at",
+    "last_used_at",
+];
+/// Credentials with the name and owner of their identity.
+const CREDENTIALS_JOINED: &str =
+    "FROM credentials c LEFT JOIN identities i ON i.id = c.identity_id";
+/// Values per `IN (…)` list: well under both backends' bind limits.
+const IN_LIST: usize = 2_000;
 
 impl Store {
     /// Calls `each` for every credential matching `filter`, in id order, reading in pages so
@@ -593,31 +620,33 @@ impl Store {
         if let Some(id) = &filter.identity {
             cond.push("c.identity_id = ?", &[id.to_string()]);
         }
-        let base = cond.values.len();
-        let sql = format!(
-            "SELECT {CREDENTIAL_COLUMNS} FROM credentials c LEFT JOIN identities i ON i.id = c.identity_id \
-             WHERE {} AND c.id > ${} ORDER BY c.id LIMIT ${}",
-            cond.sql(),
-            base + 1,
-            base + 2
+        let packed = PackedQuery::new(
+            self.backend(),
+            CREDENTIAL_COLUMNS,
+            &format!(
+                "{CREDENTIALS_JOINED} WHERE {} AND c.id > ? ORDER BY c.id LIMIT ?",
+                cond.sql()
+            ),
+            "id",
         );
         let mut after = String::new();
         let mut seen = 0u64;
         loop {
-            let page = limit.map_or(1000, |l| (l - seen).min(1000)) as i64;
+            let page = limit.map_or(PAGE_ROWS as u64, |l| (l - seen).min(PAGE_ROWS as u64)) as i64;
             if page == 0 {
                 break;
             }
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(packed.sql());
             for v in &cond.values {
                 q = q.bind(v.clone());
             }
-            let rows = q
-                .bind(after.clone())
-                .bind(page)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(query("list credentials"))?;
+            let rows = packed
+                .rows(
+                    &self.pool,
+                    q.bind(after.clone()).bind(page),
+                    "list credentials",
+                )
+                .await?;
             let n = rows.len();
             for row in &rows {
                 let cred = credential_row(row)?;
@@ -641,61 +670,62 @@ impl Store {
         identity_ids: &[String],
         natives: &[(String, String)],
     ) -> Result<Vec<CredentialRow>, StoreError> {
-        let mut found: HashMap<String, CredentialRow> = HashMap::new();
+        // (where clause, values) per query: ids, identities, then native ids by provider.
         let in_list = |n: usize| vec!["?"; n].join(", ");
-        let mut run = |rows: Vec<AnyRow>| -> Result<(), StoreError> {
-            for row in &rows {
-                let c = credential_row(row)?;
-                found.entry(c.credential.id.to_string()).or_insert(c);
-            }
-            Ok(())
-        };
+        let mut lookups: Vec<(String, Vec<String>)> = Vec::new();
         for (column, list) in [("c.id", ids), ("c.identity_id", identity_ids)] {
-            for chunk in list.chunks(ROWS_PER_STATEMENT) {
-                let sql = crate::hunts::placeholders(
-                    self.backend(),
-                    &format!(
-                        "SELECT {CREDENTIAL_COLUMNS} FROM credentials c LEFT JOIN identities i \
-                         ON i.id = c.identity_id WHERE {column} IN ({})",
-                        in_list(chunk.len())
-                    ),
-                )
-                .into_owned();
-                let mut q = sqlx::query(&sql);
-                for v in chunk {
-                    q = q.bind(v.clone());
-                }
-                run(q
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(query("read credentials"))?)?;
+            for chunk in list.chunks(IN_LIST) {
+                lookups.push((
+                    format!("{column} IN ({})", in_list(chunk.len())),
+                    chunk.to_vec(),
+                ));
             }
         }
-        let mut by_provider: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut by_provider: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for (provider, native) in natives {
-            by_provider.entry(provider).or_default().push(native);
+            by_provider
+                .entry(provider)
+                .or_default()
+                .push(native.clone());
         }
         for (provider, list) in by_provider {
-            for chunk in list.chunks(ROWS_PER_STATEMENT) {
-                let sql = crate::hunts::placeholders(
-                    self.backend(),
-                    &format!(
-                        "SELECT {CREDENTIAL_COLUMNS} FROM credentials c LEFT JOIN identities i \
-                         ON i.id = c.identity_id WHERE c.provider = ? AND c.native_id IN ({})",
+            for chunk in list.chunks(IN_LIST) {
+                let mut values = vec![provider.to_string()];
+                values.extend_from_slice(chunk);
+                lookups.push((
+                    format!(
+                        "c.provider = ? AND c.native_id IN ({})",
                         in_list(chunk.len())
                     ),
-                )
-                .into_owned();
-                let mut q = sqlx::query(&sql).bind(provider.to_string());
-                for v in chunk {
-                    q = q.bind(v.to_string());
-                }
-                run(q
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(query("read credentials"))?)?;
+                    values,
+                ));
             }
         }
+        let jobs = lookups.into_iter().map(|(clause, values)| async move {
+            let packed = PackedQuery::new(
+                self.backend(),
+                CREDENTIAL_COLUMNS,
+                &format!("{CREDENTIALS_JOINED} WHERE {clause}"),
+                "id",
+            );
+            let mut q = sqlx::query(packed.sql());
+            for v in values {
+                q = q.bind(v);
+            }
+            packed
+                .rows(&self.pool, q, "read credentials")
+                .await?
+                .iter()
+                .map(credential_row)
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let mut found: HashMap<String, CredentialRow> = HashMap::new();
+        two_at_a_time(jobs.collect(), |page| {
+            for c in page {
+                found.entry(c.credential.id.to_string()).or_insert(c);
+            }
+        })
+        .await?;
         let mut all: Vec<CredentialRow> = found.into_values().collect();
         all.sort_by(|a, b| a.credential.id.as_str().cmp(b.credential.id.as_str()));
         Ok(all)
@@ -732,30 +762,33 @@ impl Store {
         if let Some(days) = filter.older_days {
             cond.push("created_at < ?", &[days_before(now, days)]);
         }
-        let base = cond.values.len();
-        let sql = format!(
-            "SELECT {IDENTITY_COLUMNS} FROM identities WHERE {} AND id > ${} ORDER BY id LIMIT ${}",
-            cond.sql(),
-            base + 1,
-            base + 2
+        let packed = PackedQuery::new(
+            self.backend(),
+            IDENTITY_COLUMNS,
+            &format!(
+                "FROM identities WHERE {} AND id > ? ORDER BY id LIMIT ?",
+                cond.sql()
+            ),
+            "id",
         );
         let mut after = String::new();
         let mut seen = 0u64;
         loop {
-            let page = limit.map_or(1000, |l| (l - seen).min(1000)) as i64;
+            let page = limit.map_or(PAGE_ROWS as u64, |l| (l - seen).min(PAGE_ROWS as u64)) as i64;
             if page == 0 {
                 break;
             }
-            let mut q = sqlx::query(&sql);
+            let mut q = sqlx::query(packed.sql());
             for v in &cond.values {
                 q = q.bind(v.clone());
             }
-            let rows = q
-                .bind(after.clone())
-                .bind(page)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(query("list identities"))?;
+            let rows = packed
+                .rows(
+                    &self.pool,
+                    q.bind(after.clone()).bind(page),
+                    "list identities",
+                )
+                .await?;
             let n = rows.len();
             for row in &rows {
                 let identity = identity_from_row(row)?;
@@ -808,7 +841,8 @@ impl Store {
         }
         if let Some(id) = credential_id {
             let sql = format!(
-                "SELECT {CREDENTIAL_COLUMNS} FROM credentials c LEFT JOIN identities i ON i.id = c.identity_id WHERE c.id = $1"
+                "SELECT {} {CREDENTIALS_JOINED} WHERE c.id = $1",
+                CREDENTIAL_COLUMNS.join(", ")
             );
             let row = sqlx::query(&sql)
                 .bind(id.to_string())
@@ -831,7 +865,10 @@ impl Store {
     }
 
     async fn identity(&self, id: &IdentityId) -> Result<Option<Identity>, StoreError> {
-        let sql = format!("SELECT {IDENTITY_COLUMNS} FROM identities WHERE id = $1");
+        let sql = format!(
+            "SELECT {} FROM identities WHERE id = $1",
+            IDENTITY_COLUMNS.join(", ")
+        );
         sqlx::query(&sql)
             .bind(id.to_string())
             .fetch_optional(&self.pool)
@@ -917,68 +954,9 @@ impl Store {
     }
 }
 
-pub(crate) fn text(row: &AnyRow, column: &'static str) -> Result<String, StoreError> {
-    row.try_get(column).map_err(query("read a row"))
-}
-
-pub(crate) fn opt_text(row: &AnyRow, column: &'static str) -> Result<Option<String>, StoreError> {
-    row.try_get(column).map_err(query("read a row"))
-}
-
-pub(crate) fn parsed<T>(row: &AnyRow, column: &'static str) -> Result<T, StoreError>
-where
-    T: std::str::FromStr,
-    T::Err: std::fmt::Display,
-{
-    let value = text(row, column)?;
-    value.parse().map_err(|e: T::Err| StoreError::Corrupt {
-        what: column,
-        value,
-        reason: e.to_string(),
-    })
-}
-
-/// A JSON column (a list, a location, a plan), or a "corrupt" error naming the column and
-/// showing the start of what is stored.
-pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
-    row: &AnyRow,
-    column: &'static str,
-) -> Result<T, StoreError> {
-    let value = text(row, column)?;
-    serde_json::from_str(&value).map_err(|e| StoreError::Corrupt {
-        what: column,
-        value: value.chars().take(64).collect(),
-        reason: e.to_string(),
-    })
-}
-
-/// A time column that must hold a time.
-pub(crate) fn required_time(row: &AnyRow, column: &'static str) -> Result<Timestamp, StoreError> {
-    opt_time(row, column)?.ok_or_else(|| StoreError::Corrupt {
-        what: column,
-        value: String::new(),
-        reason: "missing".into(),
-    })
-}
-
-pub(crate) fn opt_time(
-    row: &AnyRow,
-    column: &'static str,
-) -> Result<Option<Timestamp>, StoreError> {
-    opt_text(row, column)?
-        .map(|value| {
-            value.parse().map_err(|e: jiff::Error| StoreError::Corrupt {
-                what: column,
-                value,
-                reason: e.to_string(),
-            })
-        })
-        .transpose()
-}
-
-fn identity_from_row(row: &AnyRow) -> Result<Identity, StoreError> {
+fn identity_from_row(row: &impl Columns) -> Result<Identity, StoreError> {
     let provider: Provider = parsed_provider(row)?;
-    let mfa: Option<i64> = row.try_get("mfa").map_err(query("read a row"))?;
+    let mfa = row.opt_int("mfa")?;
     Ok(Identity {
         id: IdentityId::from_stored(text(row, "id")?),
         provider,
@@ -996,7 +974,7 @@ fn identity_from_row(row: &AnyRow) -> Result<Identity, StoreError> {
     })
 }
 
-fn parsed_provider(row: &AnyRow) -> Result<Provider, StoreError> {
+fn parsed_provider(row: &impl Columns) -> Result<Provider, StoreError> {
     let value = text(row, "provider")?;
     Provider::new(&value).map_err(|e| StoreError::Corrupt {
         what: "provider",
@@ -1005,7 +983,7 @@ fn parsed_provider(row: &AnyRow) -> Result<Provider, StoreError> {
     })
 }
 
-fn credential_row(row: &AnyRow) -> Result<CredentialRow, StoreError> {
+fn credential_row(row: &impl Columns) -> Result<CredentialRow, StoreError> {
     let scopes = text(row, "scopes")?;
     let credential = Credential {
         id: CredentialId::from_stored(text(row, "id")?),

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+mod columns;
 mod db;
 mod error;
 mod home;
