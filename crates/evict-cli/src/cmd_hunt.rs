@@ -310,6 +310,7 @@ fn stored_hit(hit: &Hit, file: String) -> evict_store::StoredHit {
         actor: hit.actor.clone(),
         credential: hit.credential.clone(),
         target: hit.target.clone(),
+        created: hit.created.clone(),
         source: hit.source.clone(),
         user_agent: hit.user_agent.clone(),
         summary: hit.summary.clone(),

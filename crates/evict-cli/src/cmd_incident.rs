@@ -367,6 +367,7 @@ pub(crate) async fn compute_residual(
                     actor: h.actor,
                     credential: h.credential,
                     target: h.target,
+                    created: h.created,
                     summary: h.summary,
                 })
                 .collect::<Vec<_>>(),

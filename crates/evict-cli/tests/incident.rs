@@ -7,6 +7,7 @@ mod common;
 use common::Env;
 use evict_testkit::logs::attack_plan;
 use serde_json::Value;
+use std::collections::BTreeSet;
 
 fn journal_entries(env: &Env) -> u64 {
     let run = env.run(&["journal", "verify", "--format", "json"]);
@@ -214,38 +215,69 @@ fn residual_access_kills_the_planted_footholds_and_not_the_lookalike() {
     assert_eq!(open.code, 0, "{}", open.stderr);
     let residual = env.run(&["incident", "residual", "planted", "--format", "json"]);
     let found = artifacts(&residual);
-    let tier_of = |needle: &str| -> Vec<&str> {
-        found
-            .iter()
-            .filter(|(_, label, _)| label.contains(needle))
-            .map(|(tier, _, _)| tier.as_str())
-            .collect()
-    };
-    // The attacker's footholds in all three providers, and what it used, are killed.
-    for needle in [
-        format!("identity {} ", plan.backdoor_user),
-        format!("CreateAccessKey for {}", plan.key_target_user),
-        format!("CreateLoginProfile for {}", plan.backdoor_user),
-        format!("UpdateAssumeRolePolicy on {}", plan.trusted_role),
-        plan.pre_patch_session_key_id.clone(),
-        plan.compromised_key_id.clone(),
-        format!("identity {} ", plan.okta_backdoor_user),
-        format!("repo.add_member for {}", plan.github_outside_collaborator),
-        plan.github_hashed_token.clone(),
-    ] {
-        let tiers = tier_of(&needle);
-        assert!(
-            !tiers.is_empty(),
-            "'{needle}' missing from the residual set: {found:#?}"
-        );
-        assert!(
-            tiers.iter().all(|t| *t == "kill"),
-            "'{needle}' not killed: {tiers:?}"
-        );
-    }
-    // Artifacts only the logs know get the kind their action or key says, and one event seen
-    // by two rules is one artifact.
+    // The planted ground truth, exactly: every foothold and everything the attacker used,
+    // in all three providers, is killed, and nothing else is. The inventory (a credential
+    // report of other users) knows none of them, so each is listed by the provider's own
+    // reference.
+    let expected: BTreeSet<String> = [
+        format!("aws:credential:{}", plan.compromised_key_id),
+        format!("aws:credential:{}", plan.new_key_id),
+        format!("aws:identity:{}", plan.backdoor_user),
+        format!(
+            "aws:credential:CreateLoginProfile for {}",
+            plan.backdoor_user
+        ),
+        format!("aws:change:AttachUserPolicy on {}", plan.backdoor_user),
+        format!("aws:change:UpdateAssumeRolePolicy on {}", plan.trusted_role),
+        format!("aws:session:{}", plan.pre_patch_session_key_id),
+        format!("okta:session:{}", plan.okta_attacker_session_id),
+        format!("okta:identity:{}", plan.okta_backdoor_user),
+        format!(
+            "okta:change:user.account.privilege.grant on {}",
+            plan.okta_backdoor_user
+        ),
+        format!("okta:credential:{}", plan.okta_api_token_id),
+        "okta:credential:app.oauth2.as.consent.grant for Backup Sync Connector".to_string(),
+        format!("github:credential:{}", plan.github_hashed_token),
+        format!(
+            "github:credential:repo.add_member for {}",
+            plan.github_outside_collaborator
+        ),
+        format!("github:credential:{}", plan.github_ssh_key_fingerprint),
+        format!("github:credential:{}", plan.github_deploy_key_fingerprint),
+        format!("github:credential:{}", plan.github_oauth_app_id),
+        format!("github:credential:{}", plan.github_new_pat_id),
+    ]
+    .into_iter()
+    .collect();
     let json = residual.json();
+    let killed: BTreeSet<String> = json["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["tier"]["tier"] == "kill")
+        .map(|a| a["key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        killed.difference(&expected).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "killed but not planted"
+    );
+    assert_eq!(
+        expected.difference(&killed).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "planted but not killed"
+    );
+    assert!(
+        json["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["tier"]["tier"] != "rotate"),
+        "nothing of the planted attack is merely rotated"
+    );
+    // Artifacts only the logs know get the kind their action or key says, and one event seen
+    // by two rules (or created, then used) is one artifact.
     let kind_of = |needle: &str| -> Vec<String> {
         json["artifacts"]
             .as_array()
@@ -260,9 +292,12 @@ fn residual_access_kills_the_planted_footholds_and_not_the_lookalike() {
         ["password"]
     );
     assert_eq!(kind_of(&plan.pre_patch_session_key_id), ["session"]);
+    assert_eq!(kind_of(&plan.new_key_id), ["access_key"]);
+    assert_eq!(kind_of(&plan.okta_api_token_id), ["api_token"]);
+    assert_eq!(kind_of(&plan.github_ssh_key_fingerprint), ["ssh_key"]);
     assert_eq!(
-        kind_of(&format!("CreateAccessKey for {}", plan.key_target_user)),
-        ["access_key"]
+        kind_of("consent.grant for Backup Sync Connector"),
+        ["oauth_grant"]
     );
     assert!(
         kind_of(&format!("CreateAccessKey on {}", plan.key_target_user)).is_empty(),

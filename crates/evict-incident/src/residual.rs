@@ -37,6 +37,8 @@ pub struct HitFacts {
     pub credential: Option<String>,
     /// What the action was done to.
     pub target: Option<String>,
+    /// The provider's id of what the action created, when the record names it.
+    pub created: Option<String>,
     /// One line for people.
     pub summary: String,
     /// Where the raw record is, `file@offset`.
@@ -192,11 +194,13 @@ pub fn add_usage_detail(artifacts: &mut [ResidualArtifact], usage: &UsageIndex) 
 
 /// Rules whose techniques mean something was created or changed: ATT&CK Create Account,
 /// Account Manipulation (additional credentials, roles, trust), Domain or Tenant Policy
-/// Modification, Modify Authentication Process (IdPs, MFA).
-const CHANGE_TECHNIQUES: &[&str] = &["T1136", "T1098", "T1484", "T1556"];
-/// Additional Cloud Credentials, SSH Authorized Keys, Device Registration: the change is a new
-/// credential of the target.
-const CREDENTIAL_TECHNIQUES: &[&str] = &["T1098.001", "T1098.004", "T1098.005"];
+/// Modification, Modify Authentication Process (IdPs, MFA), Steal Application Access Token
+/// (a consent grant).
+const CHANGE_TECHNIQUES: &[&str] = &["T1136", "T1098", "T1484", "T1556", "T1528"];
+/// Additional Cloud Credentials, SSH Authorized Keys, Device Registration, Steal Application
+/// Access Token (an OAuth consent to the attacker's application): the change is a new
+/// credential or grant of the target.
+const CREDENTIAL_TECHNIQUES: &[&str] = &["T1098.001", "T1098.004", "T1098.005", "T1528"];
 
 fn has_technique(hit: &HitFacts, list: &[&str]) -> bool {
     hit.techniques.iter().any(|t| {
@@ -318,6 +322,19 @@ fn principal_key(name: &str) -> String {
         name
     };
     short.to_ascii_lowercase()
+}
+
+/// CloudTrail names a caller from another account (`userIdentity.type` `AWSAccount`) only by
+/// its unique id (`AIDA…` for a user, `AROA…:session` for a role), never by this account's
+/// ARN or user name, which it always gives for the account's own principals.
+fn other_aws_account(provider: &str, actor: &str) -> bool {
+    let id = actor.split(':').next().unwrap_or(actor);
+    provider == "aws"
+        && (id.starts_with("AIDA") || id.starts_with("AROA"))
+        && id.len() >= 16
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 /// The kind of a credential the logs name only by its id: AWS `ASIA…` keys are role
@@ -649,6 +666,9 @@ pub fn find_residual<'a>(inputs: &'a ResidualInputs<'a>) -> Found<'a> {
                 Some(i) => ArtifactRef::Identity {
                     id: i.id.to_string(),
                 },
+                // A principal of another AWS account: not this organisation's to disable.
+                // What let it in (a trust change, the sessions it was issued) is listed.
+                None if other_aws_account(&hit.provider, actor) => continue,
                 None => ArtifactRef::Unresolved {
                     provider: hit.provider.clone(),
                     what: "identity".into(),
@@ -721,6 +741,19 @@ pub fn find_residual<'a>(inputs: &'a ResidualInputs<'a>) -> Found<'a> {
             (false, true) => ResidualReason::ChangedDuringWindow,
             (false, false) => continue,
         };
+        // A record that names what it created (the new key's id) says exactly which
+        // credential that is: the one later use and revocation go by.
+        if let (true, Some(created)) = (has_technique(hit, CREDENTIAL_TECHNIQUES), &hit.created) {
+            let artifact = credential_ref(&hit.provider, created, "credential");
+            if let ArtifactRef::Unresolved { .. } = &artifact {
+                out.unresolved_kind.insert(
+                    artifact.clone(),
+                    Subject::Credential(created_credential_kind(&hit.action)),
+                );
+            }
+            out.add(artifact, reason, hit_evidence(hit));
+            continue;
+        }
         let Some(target) = &hit.target else {
             let artifact = ArtifactRef::Unresolved {
                 provider: hit.provider.clone(),
@@ -987,5 +1020,51 @@ fn disruption_of(
         sources: usage.map(|u| top(&u.sources)).unwrap_or_default(),
         user_agents: usage.map(|u| top(&u.user_agents)).unwrap_or_default(),
         actions: usage.map(|u| top(&u.actions)).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callers_from_other_aws_accounts_are_told_by_their_unique_id() {
+        assert!(other_aws_account("aws", "AIDA4D4MKBA3BHEVLVYOW"));
+        assert!(other_aws_account("aws", "AROA4D4MKBA3BHEVLVYOW:attacker"));
+        assert!(!other_aws_account(
+            "aws",
+            "arn:aws:iam::123456789012:user/ci-deploy"
+        ));
+        assert!(!other_aws_account("aws", "ci-deploy"));
+        assert!(!other_aws_account("okta", "AIDA4D4MKBA3BHEVLVYOW"));
+        assert!(!other_aws_account("aws", "AIDA-short"));
+    }
+
+    #[test]
+    fn created_credentials_get_the_kind_their_action_names() {
+        assert_eq!(
+            created_credential_kind("app.oauth2.as.consent.grant"),
+            CredentialKind::OauthGrant
+        );
+        assert_eq!(
+            created_credential_kind("oauth_authorization.create"),
+            CredentialKind::OauthGrant
+        );
+        assert_eq!(
+            created_credential_kind("public_key.create"),
+            CredentialKind::SshKey
+        );
+        assert_eq!(
+            created_credential_kind("system.api_token.create"),
+            CredentialKind::ApiToken
+        );
+        assert_eq!(
+            created_credential_kind("CreateLoginProfile"),
+            CredentialKind::Password
+        );
+        assert_eq!(
+            created_credential_kind("CreateAccessKey"),
+            CredentialKind::AccessKey
+        );
     }
 }

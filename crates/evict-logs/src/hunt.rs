@@ -310,6 +310,9 @@ pub struct Hit {
     /// What the action was done to (the user a key was created for, the role changed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The provider's id of what the action created, when the record names it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
     /// The source address as logged.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
@@ -489,6 +492,7 @@ impl HuntState {
             actor: event.actor_name.clone(),
             credential: event.credential_native_id.clone(),
             target: event.target.clone(),
+            created: event.created.clone(),
             source: event.source.clone(),
             user_agent: event.user_agent.clone(),
             summary: summary_of(event),
@@ -518,6 +522,7 @@ impl HuntState {
             actor: event.actor_name.clone(),
             credential: event.credential_native_id.clone(),
             target: event.target.clone(),
+            created: event.created.clone(),
             source: event.source.clone(),
             user_agent: event.user_agent.clone(),
             summary: format!("{}: {detail}", summary_of(event)),

@@ -481,6 +481,71 @@ mod sources {
     }
 
     #[test]
+    fn what_an_action_created_is_named_by_its_id() {
+        let created = |kind: SourceKind, record: Value| {
+            let text = record.to_string();
+            let rec = LazyRecord::parse(text.as_bytes()).unwrap();
+            let pointer = RawPointer {
+                file: "f".into(),
+                offset: 0,
+            };
+            let ev = normalize(kind, &rec, pointer).unwrap();
+            (ev.created, ev.target)
+        };
+        let mut key = cloudtrail(0);
+        key["eventName"] = json!("CreateAccessKey");
+        key["requestParameters"] = json!({"userName": "billing-admin"});
+        key["responseElements"] = json!({"accessKey": {"userName": "billing-admin", "accessKeyId": "AKIAEXAMPLECREATED1", "status": "Active"}});
+        assert_eq!(
+            created(SourceKind::CloudTrail, key),
+            (
+                Some("AKIAEXAMPLECREATED1".into()),
+                Some("billing-admin".into())
+            )
+        );
+        let mut token = okta(0);
+        token["eventType"] = json!("system.api_token.create");
+        token["target"] = json!([{"id": "00Tnew", "type": "Token", "alternateId": "unknown", "displayName": "backup-sync"}]);
+        assert_eq!(
+            created(SourceKind::Okta, token.clone()),
+            (Some("00Tnew".into()), Some("backup-sync".into())),
+            "Okta's `unknown` alternate id is no name"
+        );
+        token["eventType"] = json!("system.api_token.revoke");
+        assert_eq!(created(SourceKind::Okta, token).0, None, "only creations");
+        for (action, field, value, id) in [
+            (
+                "public_key.create",
+                "fingerprint",
+                json!("SHA256:abc"),
+                "SHA256:abc",
+            ),
+            (
+                "oauth_authorization.create",
+                "oauth_application_id",
+                json!(991177),
+                "991177",
+            ),
+            (
+                "personal_access_token.access_granted",
+                "personal_access_token_id",
+                json!(5550001),
+                "5550001",
+            ),
+        ] {
+            let mut record = github(0);
+            record["action"] = json!(action);
+            record[field] = value;
+            assert_eq!(
+                created(SourceKind::GitHub, record).0.as_deref(),
+                Some(id),
+                "{action}"
+            );
+        }
+        assert_eq!(created(SourceKind::GitHub, github(0)).0, None);
+    }
+
+    #[test]
     fn github_array_and_lines() {
         let records: Vec<Value> = (0..3).map(github).collect();
         let array = serde_json::to_string(&records).unwrap();

@@ -88,6 +88,11 @@ pub struct Event {
     /// What the action was done to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// The provider's id of what the action created, when the record names it (the key id in
+    /// CloudTrail's CreateAccessKey response, an Okta API token's id, a GitHub key's
+    /// fingerprint, token id or OAuth application id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
     /// The source address exactly as the log wrote it (not always an IP: `AWS Internal`,
     /// `ec2.amazonaws.com`).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -54,6 +54,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0007_usage_totals.sql"),
         include_str!("../migrations/postgres/0007_usage_totals.sql"),
     ),
+    (
+        8,
+        "what hunt hits created",
+        include_str!("../migrations/sqlite/0008_hunt_hits_created.sql"),
+        include_str!("../migrations/postgres/0008_hunt_hits_created.sql"),
+    ),
 ];
 
 /// Hands the embedded migrations of one backend to sqlx's migrator.

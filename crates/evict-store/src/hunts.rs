@@ -45,6 +45,8 @@ pub struct StoredHit {
     pub credential: Option<String>,
     /// What the action was done to.
     pub target: Option<String>,
+    /// The provider's id of what the action created, when the record names it.
+    pub created: Option<String>,
     /// The source address as logged.
     pub source: Option<String>,
     /// The user agent.
@@ -141,8 +143,8 @@ impl Store {
             backend,
             "INSERT INTO hunt_hits (hit_key, rule, rule_id, title, severity, techniques, at, \
              window_position, source_kind, action, actor, credential, source, user_agent, summary, \
-             event_id, raw_file, raw_offset, first_journal, last_journal, target) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             event_id, raw_file, raw_offset, first_journal, last_journal, target, created) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (hit_key) DO UPDATE SET window_position = excluded.window_position, \
              title = excluded.title, severity = excluded.severity, summary = excluded.summary, \
              techniques = excluded.techniques, last_journal = excluded.last_journal \
@@ -173,6 +175,7 @@ impl Store {
                 .bind(marker)
                 .bind(marker)
                 .bind(hit.target.clone())
+                .bind(hit.created.clone())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(query("store a hunt hit"))?
@@ -394,6 +397,7 @@ impl Store {
                 "actor",
                 "credential",
                 "target",
+                "created",
                 "source",
                 "user_agent",
                 "summary",
@@ -430,6 +434,7 @@ impl Store {
                         actor: opt_text(row, "actor")?,
                         credential: opt_text(row, "credential")?,
                         target: opt_text(row, "target")?,
+                        created: opt_text(row, "created")?,
                         source: opt_text(row, "source")?,
                         user_agent: opt_text(row, "user_agent")?,
                         summary: text(row, "summary")?,

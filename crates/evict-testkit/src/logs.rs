@@ -163,6 +163,9 @@ pub struct AttackPlan {
     pub okta_backdoor_user: &'static str,
     /// Its Okta user id.
     pub okta_backdoor_user_id: String,
+    /// The Okta session (`externalSessionId`) the attacker works in as
+    /// [`OKTA_COMPROMISED_ADMIN`], from [`ATTACKER_IP`].
+    pub okta_attacker_session_id: String,
     /// The id of the Okta API token the attacker created (`00T…`).
     pub okta_api_token_id: String,
     /// The id of the OAuth app the attacker granted consent to (`0oa…`).
@@ -180,6 +183,13 @@ pub struct AttackPlan {
     pub github_outside_collaborator: &'static str,
     /// The `token_id` of the fine-grained token the attacker created.
     pub github_new_pat_id: u64,
+    /// The fingerprint (`SHA256:…`) of the SSH key the attacker added to
+    /// [`GITHUB_COMPROMISED_ACTOR`].
+    pub github_ssh_key_fingerprint: String,
+    /// The fingerprint of the deploy key the attacker added to [`GITHUB_TARGET_REPO`].
+    pub github_deploy_key_fingerprint: String,
+    /// The `oauth_application_id` of the OAuth app the attacker authorized.
+    pub github_oauth_app_id: u64,
 }
 
 /// The identifiers of the embedded attack.
@@ -205,6 +215,7 @@ pub fn attack_plan() -> AttackPlan {
         okta_admin_id: okta::user_id(OKTA_COMPROMISED_ADMIN),
         okta_backdoor_user: OKTA_BACKDOOR_USER,
         okta_backdoor_user_id: okta::user_id(OKTA_BACKDOOR_USER),
+        okta_attacker_session_id: okta::attacker_session_id(),
         okta_api_token_id: okta::api_token_id(),
         okta_oauth_app_id: okta::oauth_app_id(),
         github_org: GITHUB_ORG,
@@ -213,6 +224,9 @@ pub fn attack_plan() -> AttackPlan {
         github_token_id: github::token_id(GITHUB_COMPROMISED_ACTOR),
         github_outside_collaborator: GITHUB_OUTSIDE_COLLABORATOR,
         github_new_pat_id: github::NEW_PAT_ID,
+        github_ssh_key_fingerprint: github::ssh_key_fingerprint(),
+        github_deploy_key_fingerprint: github::deploy_key_fingerprint(),
+        github_oauth_app_id: github::OAUTH_APP_ID,
     }
 }
 
@@ -320,6 +334,7 @@ impl AttackPlan {
             "okta_admin_id": self.okta_admin_id,
             "okta_backdoor_user": self.okta_backdoor_user,
             "okta_backdoor_user_id": self.okta_backdoor_user_id,
+            "okta_attacker_session_id": self.okta_attacker_session_id,
             "okta_api_token_id": self.okta_api_token_id,
             "okta_oauth_app_id": self.okta_oauth_app_id,
             "github_org": self.github_org,
@@ -328,6 +343,9 @@ impl AttackPlan {
             "github_token_id": self.github_token_id,
             "github_outside_collaborator": self.github_outside_collaborator,
             "github_new_pat_id": self.github_new_pat_id,
+            "github_ssh_key_fingerprint": self.github_ssh_key_fingerprint,
+            "github_deploy_key_fingerprint": self.github_deploy_key_fingerprint,
+            "github_oauth_app_id": self.github_oauth_app_id,
         })
     }
 }

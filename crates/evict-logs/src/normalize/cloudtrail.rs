@@ -9,6 +9,7 @@
 //! | credential | `userIdentity.accessKeyId`: `AKIA…` is an `access_key`, `ASIA…` a `temporary_key` |
 //! | session | `sessionContext.attributes.creationDate` and `mfaAuthenticated`; for `ConsoleLogin`, `additionalEventData.MFAUsed` |
 //! | target | the first of `requestParameters` `userName`, `roleName`, `groupName`, `policyArn`, … |
+//! | created | `responseElements.accessKey.accessKeyId` (the key CreateAccessKey made) |
 //! | source, user_agent | `sourceIPAddress` (kept as written; `source_ip` when it is an IP), `userAgent` |
 //! | outcome, error_code | failure when `errorCode` is present or `ConsoleLogin` says `Failure` |
 //! | account, region | `recipientAccountId` (else `userIdentity.accountId`), `awsRegion` |
@@ -131,6 +132,7 @@ pub(super) fn normalize(rec: &LazyRecord<'_>, raw: RawPointer) -> Result<Event, 
     if let Some(params) = rec.get_key("requestParameters") {
         ev.target = params.get_many(TARGET_FIELDS).into_iter().find_map(owned);
     }
+    ev.created = string(rec, "responseElements.accessKey.accessKeyId");
     ev.source = string(rec, "sourceIPAddress");
     ev.source_ip = ev.source.as_deref().and_then(normalize_ip);
     ev.user_agent = string(rec, "userAgent");

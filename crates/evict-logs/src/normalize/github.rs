@@ -8,6 +8,7 @@
 //! | actor_name, actor_kind | `actor`; `Bot` when `actor_is_bot`, else `User` |
 //! | credential | `hashed_token` (else `token_id`), its kind from `programmatic_access_type` |
 //! | target | `user`, else `repo`, else `org` |
+//! | created | `personal_access_token_id` (`personal_access_token.*`), `fingerprint` (`public_key.create`, `deploy_key.create`), `oauth_application_id` (`oauth_authorization.*`) |
 //! | source, user_agent | `actor_ip`, `user_agent` |
 //! | account | `org` (else `business`) |
 //! | outcome | success: the audit log records actions that took place |
@@ -63,10 +64,25 @@ pub(super) fn normalize(rec: &LazyRecord<'_>, raw: RawPointer) -> Result<Event, 
         ev.credential_kind = Some(kind.into());
     }
     ev.target = first_string(rec, &["user", "repo", "org"]);
+    ev.created = created_by(rec, &ev.raw_action);
     ev.source = string(rec, "actor_ip");
     ev.source_ip = ev.source.as_deref().and_then(normalize_ip);
     ev.user_agent = string(rec, "user_agent");
     ev.account = first_string(rec, &["org", "business"]);
     ev.outcome = Outcome::Success;
     Ok(ev)
+}
+
+/// The id of what the action made, in the field GitHub names it by for that action.
+fn created_by(rec: &LazyRecord<'_>, action: &str) -> Option<String> {
+    let field = if action.starts_with("personal_access_token.") {
+        "personal_access_token_id"
+    } else if matches!(action, "public_key.create" | "deploy_key.create") {
+        "fingerprint"
+    } else if action.starts_with("oauth_authorization.") {
+        "oauth_application_id"
+    } else {
+        return None;
+    };
+    text(rec, field)
 }

@@ -124,6 +124,7 @@ fn event(
         credential_kind: None,
         session: None,
         target: None,
+        created: None,
         source: None,
         source_ip: None,
         user_agent: None,

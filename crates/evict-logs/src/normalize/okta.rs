@@ -7,7 +7,8 @@
 //! | actor_name, actor_kind | `actor.alternateId` (else `actor.id`), `actor.type` |
 //! | session | `authenticationContext.externalSessionId` (Okta writes `unknown` when there is none), `transaction.id` |
 //! | credential | see below |
-//! | target | the first target's `alternateId` (else `displayName`, `id`) |
+//! | target | the first target's `alternateId` (else `displayName`, `id`; Okta's `unknown` skipped) |
+//! | created | on `*.create`, the `id` of the target of type `Token` (an API token's `00T…`) |
 //! | source, user_agent | `client.ipAddress`, `client.userAgent.rawUserAgent` |
 //! | outcome, error_code | `outcome.result` (`SUCCESS`/`ALLOW` succeed; `FAILURE`/`DENY` fail; others are unknown), `outcome.reason` on failure |
 //!
@@ -70,15 +71,25 @@ pub(super) fn normalize(rec: &LazyRecord<'_>, raw: RawPointer) -> Result<Event, 
         });
     }
 
-    ev.target = rec
+    let targets = rec
         .get_key("target")
-        .and_then(|targets| targets.array_items().into_iter().next())
-        .and_then(|first| {
-            first
-                .get_many(["alternateId", "displayName", "id"])
-                .into_iter()
-                .find_map(owned)
-        });
+        .map(|targets| targets.array_items())
+        .unwrap_or_default();
+    // Okta writes `unknown` where a target has no alternate id (an API token).
+    ev.target = targets.first().and_then(|first| {
+        first
+            .get_many(["alternateId", "displayName", "id"])
+            .into_iter()
+            .find_map(|v| owned(v).filter(|name| name != "unknown"))
+    });
+    if ev.raw_action.ends_with(".create") {
+        ev.created = targets
+            .iter()
+            .find_map(|t| match t.get_many(["type", "id"]) {
+                [kind, id] if owned(kind).as_deref() == Some("Token") => owned(id),
+                _ => None,
+            });
+    }
 
     if let Some([ip, agent]) = object(rec, "client", ["ipAddress", "userAgent"]) {
         ev.source = owned(ip);

@@ -21,6 +21,24 @@ const BUSINESS_ID: u64 = 4242;
 
 /// The `token_id` of the fine-grained token the attacker creates.
 pub(super) const NEW_PAT_ID: u64 = 5_550_001;
+/// The `oauth_application_id` of the OAuth app the attacker authorizes.
+pub(super) const OAUTH_APP_ID: u64 = 991_177;
+const SSH_KEY_SEED: u64 = 0x55_4B;
+const DEPLOY_KEY_SEED: u64 = 0xDE_9107;
+
+/// The fingerprint of the SSH key the attacker adds to the stolen account.
+pub(super) fn ssh_key_fingerprint() -> String {
+    let mut out = String::new();
+    push_fingerprint(&mut out, SSH_KEY_SEED);
+    out
+}
+
+/// The fingerprint of the deploy key the attacker adds to the target repository.
+pub(super) fn deploy_key_fingerprint() -> String {
+    let mut out = String::new();
+    push_fingerprint(&mut out, DEPLOY_KEY_SEED);
+    out
+}
 
 fn bytes32(h: u64) -> [u8; 32] {
     let mut out = [0u8; 32];
@@ -508,7 +526,7 @@ impl Source for GitHub {
             }
             "github_ssh_key" => {
                 buf.push_str(r#","fingerprint":""#);
-                push_fingerprint(buf, 0x55_4B);
+                push_fingerprint(buf, SSH_KEY_SEED);
                 buf.push('"');
                 push_org(buf, "create");
                 buf.push_str(r#","title":"backup-sync","user":""#);
@@ -518,7 +536,7 @@ impl Source for GitHub {
             }
             "github_deploy_key" => {
                 buf.push_str(r#","fingerprint":""#);
-                push_fingerprint(buf, 0xDE_9107);
+                push_fingerprint(buf, DEPLOY_KEY_SEED);
                 buf.push('"');
                 push_org(buf, "create");
                 buf.push_str(r#","read_only":false"#);
@@ -527,8 +545,9 @@ impl Source for GitHub {
             }
             "github_oauth_grant" => {
                 buf.push_str(
-                    r#","oauth_application":"Backup Sync Connector","oauth_application_id":991177"#,
+                    r#","oauth_application":"Backup Sync Connector","oauth_application_id":"#,
                 );
+                push_u64(buf, OAUTH_APP_ID);
                 push_org(buf, "create");
                 buf.push_str(r#","scope":"admin:org,repo,workflow","user":""#);
                 buf.push_str(&actor.login);

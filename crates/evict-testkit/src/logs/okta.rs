@@ -26,6 +26,14 @@ fn prefixed_id(prefix: &str, h: u64) -> String {
     id
 }
 
+/// The Okta session (`externalSessionId`) the attacker works in with the stolen admin
+/// account: one session, opened from the attacker's address, for every planted step.
+pub(super) fn attacker_session_id() -> String {
+    let mut id = String::from("102");
+    push_base62(&mut id, mix(0x0C7A_5E55), 22);
+    id
+}
+
 /// The id of the API token the attacker creates.
 pub(super) fn api_token_id() -> String {
     prefixed_id("00T", 0x0C7A_70CE)
@@ -517,8 +525,13 @@ impl Source for Okta {
             &self.users[OKTA_ADMIN_USER]
         };
         let r = mix(self.seed ^ 0x0C7A_B1A7 ^ index);
-        let mut session = String::from("102");
-        push_base62(&mut session, mix(r ^ 0x5E5), 22);
+        let session = if sp.malicious {
+            attacker_session_id()
+        } else {
+            let mut session = String::from("102");
+            push_base62(&mut session, mix(r ^ 0x5E5), 22);
+            session
+        };
         let mut target = String::new();
         let (ip, ua, geo, security) = if sp.malicious {
             (
