@@ -376,12 +376,10 @@ pub(crate) async fn compute_residual(
     let read_provider_credentials = async {
         let mut credentials = Vec::new();
         for provider in &providers {
-            let filter = evict_store::CredentialFilter {
-                provider: Some(evict_model::Provider::new(provider)?),
-                ..Default::default()
-            };
             store
-                .for_each_credential(&filter, now, None, |c| credentials.push(c.credential))
+                .for_each_credential_of(&evict_model::Provider::new(provider)?, |c| {
+                    credentials.push(c)
+                })
                 .await?;
         }
         Ok::<_, anyhow::Error>(credentials)
@@ -428,8 +426,8 @@ pub(crate) async fn compute_residual(
         .credentials_named(&ids, &identity_ids, &natives)
         .await?;
     for c in named {
-        if seen.insert(c.credential.id.to_string()) {
-            credentials.push(c.credential);
+        if seen.insert(c.id.to_string()) {
+            credentials.push(c);
         }
     }
     let inputs = ResidualInputs {

@@ -10,8 +10,8 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::columns::{
-    Columns, PAGE_ROWS, PackedQuery, int, json_column, opt_text, opt_time, parsed, required_time,
-    text, two_at_a_time,
+    Columns, PackedQuery, int, json_column, opt_text, opt_time, parsed, required_time, text,
+    two_at_a_time,
 };
 use crate::error::query;
 use crate::journal;
@@ -409,19 +409,15 @@ impl Store {
             "hit_key",
         );
         let mut hits = Vec::new();
-        let mut after = String::new();
-        loop {
-            let bound = sqlx::query(packed.sql())
-                .bind(after.clone())
-                .bind(PAGE_ROWS);
-            let rows = packed.rows(&self.pool, bound, "read hunt hits").await?;
-            let full = rows.len() as i64 == PAGE_ROWS;
-            for row in &rows {
-                after = text(row, "hit_key")?;
-                let offset = int(row, "raw_offset")?;
-                hits.push((
-                    after.clone(),
-                    StoredHit {
+        packed
+            .page_through(
+                &self.pool,
+                &[],
+                None,
+                "read hunt hits",
+                |row| {
+                    let key = text(row, "hit_key")?;
+                    let hit = StoredHit {
                         rule: text(row, "rule")?,
                         rule_id: opt_text(row, "rule_id")?,
                         title: text(row, "title")?,
@@ -441,15 +437,14 @@ impl Store {
                         event_id: opt_text(row, "event_id")?,
                         raw: RawPointer {
                             file: text(row, "raw_file")?,
-                            offset: u64::try_from(offset).unwrap_or(0),
+                            offset: u64::try_from(int(row, "raw_offset")?).unwrap_or(0),
                         },
-                    },
-                ));
-            }
-            if !full {
-                break;
-            }
-        }
+                    };
+                    Ok((key.clone(), (key, hit)))
+                },
+                |keyed| hits.push(keyed),
+            )
+            .await?;
         hits.sort_by(|a, b| (a.1.time, &a.0).cmp(&(b.1.time, &b.0)));
         Ok(hits.into_iter().map(|(_, hit)| hit).collect())
     }

@@ -557,3 +557,71 @@ on_both_backends!(incidents_open_once_and_journal_each_scope_change, |ts| {
     assert!(report.broken.is_none());
     assert_eq!(report.entries, 2, "open and one scope change");
 });
+
+on_both_backends!(
+    a_providers_credentials_and_named_ones_read_back_whole,
+    |ts| {
+        let dir = tempfile::tempdir().unwrap();
+        // More rows than one packed page, so paging is exercised.
+        let (path, _) = report_file(dir.path(), 4_000);
+        import_file(
+            &ts.store,
+            ImportKind::AwsCredentialReport,
+            &path,
+            reference_now(),
+            &Quiet,
+        )
+        .await
+        .unwrap();
+        let aws = evict_model::Provider::new("aws").unwrap();
+        let mut listed = Vec::new();
+        let filter = CredentialFilter {
+            provider: Some(aws.clone()),
+            ..Default::default()
+        };
+        ts.store
+            .for_each_credential(&filter, reference_now(), None, |c| {
+                listed.push(c.credential)
+            })
+            .await
+            .unwrap();
+        assert!(listed.len() > 5_000, "{} credentials", listed.len());
+        let mut bare = Vec::new();
+        let n = ts
+            .store
+            .for_each_credential_of(&aws, |c| bare.push(c))
+            .await
+            .unwrap();
+        assert_eq!(n as usize, bare.len());
+        assert_eq!(bare, listed, "the same credentials, in the same id order");
+        let none = ts
+            .store
+            .for_each_credential_of(&evict_model::Provider::new("okta").unwrap(), |_| {})
+            .await
+            .unwrap();
+        assert_eq!(none, 0);
+        // By id, by identity and by (provider, native id), each once.
+        let ids: Vec<String> = listed.iter().take(3).map(|c| c.id.to_string()).collect();
+        let holder = listed
+            .iter()
+            .find_map(|c| c.identity.clone())
+            .unwrap()
+            .to_string();
+        let named = ts
+            .store
+            .credentials_named(&ids, &[holder.clone()], &[])
+            .await
+            .unwrap();
+        let expected: std::collections::BTreeSet<String> = listed
+            .iter()
+            .filter(|c| {
+                ids.contains(&c.id.to_string())
+                    || c.identity.as_ref().is_some_and(|i| i.to_string() == holder)
+            })
+            .map(|c| c.id.to_string())
+            .collect();
+        let got: Vec<String> = named.iter().map(|c| c.id.to_string()).collect();
+        assert_eq!(got, expected.into_iter().collect::<Vec<_>>());
+        ts.finish().await;
+    }
+);
