@@ -609,7 +609,7 @@ on_both_backends!(
             .to_string();
         let named = ts
             .store
-            .credentials_named(&ids, &[holder.clone()], &[])
+            .credentials_named(&ids, std::slice::from_ref(&holder), &[])
             .await
             .unwrap();
         let expected: std::collections::BTreeSet<String> = listed
