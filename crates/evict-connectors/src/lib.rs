@@ -1,7 +1,19 @@
-//! Provider connectors (AWS, OAuth/OIDC, PostgreSQL, SCIM, Shared Signals): discover, act,
-//! verify — one module and one cargo feature per provider.
+//! Provider connectors: discover what exists, act on one artifact, and verify with a probe
+//! that the act took effect — one folder and one cargo feature per provider, each keeping the
+//! contract of docs/specs/connector.md.
 //!
-//! A probe that cannot decide must report "unverified", never "revoked"; a revoke response is
-//! never evidence by itself. Not built yet (see the connectors issue).
+//! A connector must never take a provider's "OK" as evidence (RFC 7009 answers 200 for a
+//! token it never knew), never report "revoked" on a guess — a probe that cannot decide says
+//! "unverified" — never act on more than the one artifact it is given, and never log or
+//! return a secret.
 #![forbid(unsafe_code)]
-#![deny(clippy::print_stdout, clippy::print_stderr)]
+#![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
+
+pub mod provider;
+
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
+pub use provider::{
+    Acted, Cascade, ConnectorError, Discovery, NotFound, Provider, Semantics, Target, TargetKind,
+};

@@ -1,0 +1,187 @@
+//! The contract every provider keeps (docs/specs/connector.md): discover what exists, act on
+//! one artifact, and verify with a probe of its own that the act took effect.
+
+use std::time::Duration;
+
+use evict_model::{ActionKind, Credential, CredentialKind, Evidence, Identity};
+
+/// What a provider is asked to act on: one identity, credential or session, by the provider's
+/// own reference (a role name, a key id, a backend's pid), never "everything of this user".
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    /// What it is.
+    pub kind: TargetKind,
+    /// The provider's reference.
+    pub native_id: String,
+}
+
+/// The kinds of target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TargetKind {
+    /// A user, role, service account.
+    Identity,
+    /// A credential of an identity (a password, key, token, or a live session).
+    Credential(CredentialKind),
+}
+
+impl Target {
+    /// An identity target.
+    pub fn identity(native_id: impl Into<String>) -> Target {
+        Target {
+            kind: TargetKind::Identity,
+            native_id: native_id.into(),
+        }
+    }
+
+    /// A credential target.
+    pub fn credential(kind: CredentialKind, native_id: impl Into<String>) -> Target {
+        Target {
+            kind: TargetKind::Credential(kind),
+            native_id: native_id.into(),
+        }
+    }
+}
+
+/// What exists at the provider.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Discovery {
+    /// Identities with their metadata.
+    pub identities: Vec<Identity>,
+    /// Credentials and live sessions (kind `session`).
+    pub credentials: Vec<Credential>,
+}
+
+/// What an act did. The provider's answer is never evidence that access is gone: only
+/// [`Provider::verify`] says that.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acted {
+    /// False when the target was already in the state asked for (acts are idempotent).
+    pub changed: bool,
+    /// What was sent and what came back, for the journal (never a secret).
+    pub detail: String,
+}
+
+/// One cascade: acting `action` on targets of kind `on` also ends `ends`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cascade {
+    /// The action.
+    pub action: ActionKind,
+    /// Done to this kind of target.
+    pub on: TargetKind,
+    /// Also ends these, for an auditor.
+    pub ends: &'static str,
+}
+
+/// How "not found" is reported when acting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotFound {
+    /// An act on a target that is gone returns an error naming it; the caller decides.
+    Error,
+    /// The provider cannot tell "gone" from "never existed" (RFC 7009 answers 200 either way).
+    Indistinguishable,
+}
+
+/// What a provider declares about its revocations (DESIGN.md, Revocation semantics).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Semantics {
+    /// The actions it supports on each kind of target.
+    pub supports: &'static [(TargetKind, ActionKind)],
+    /// What each action also ends — and, as important, what it does not.
+    pub cascades: &'static [Cascade],
+    /// Notes on what an action leaves alive, for the plan and the auditor.
+    pub leaves_alive: &'static [&'static str],
+    /// How long after an act before a probe means anything.
+    pub propagation_delay: Duration,
+    /// Credential kinds that cannot be revoked before they expire.
+    pub irrevocable: &'static [CredentialKind],
+    /// Whether repeating an act is harmless.
+    pub idempotent: bool,
+    /// How "not found" is reported.
+    pub not_found: NotFound,
+}
+
+impl Semantics {
+    /// Whether `action` on `kind` is supported.
+    pub fn supports(&self, kind: TargetKind, action: ActionKind) -> bool {
+        self.supports.iter().any(|&(k, a)| k == kind && a == action)
+    }
+}
+
+/// What can go wrong talking to a provider. Messages say what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorError {
+    /// The provider could not be reached (down, DNS, TLS, timeout).
+    #[error("cannot reach {provider}: {reason}")]
+    Unreachable {
+        /// Provider name.
+        provider: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The credentials Evict uses lack a permission.
+    #[error("the credentials evict uses for {provider} lack permission {permission}: {reason}")]
+    Forbidden {
+        /// Provider name.
+        provider: &'static str,
+        /// The permission needed.
+        permission: String,
+        /// The provider's words.
+        reason: String,
+    },
+    /// The target does not exist at the provider.
+    #[error("{provider} has no {what} '{native_id}'")]
+    NotFound {
+        /// Provider name.
+        provider: &'static str,
+        /// What was looked for.
+        what: &'static str,
+        /// Its reference.
+        native_id: String,
+    },
+    /// The provider does not support that action on that kind of target.
+    #[error("{provider} cannot {action} a {what}")]
+    Unsupported {
+        /// Provider name.
+        provider: &'static str,
+        /// The action.
+        action: ActionKind,
+        /// The kind of target.
+        what: String,
+    },
+    /// The provider answered with an error.
+    #[error("{provider} refused ({what}): {reason}")]
+    Provider {
+        /// Provider name.
+        provider: &'static str,
+        /// What was being done.
+        what: &'static str,
+        /// The provider's words.
+        reason: String,
+    },
+    /// The connector's configuration is wrong.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// One provider: discover, act, verify. Implementations live one per folder, behind one cargo
+/// feature each, and pass the compliance test in `tests/`.
+#[allow(async_fn_in_trait)]
+pub trait Provider {
+    /// The provider's name as the inventory uses it (`aws`, `postgres`, …).
+    fn name(&self) -> &'static str;
+
+    /// What its revocations do and do not do.
+    fn semantics(&self) -> &'static Semantics;
+
+    /// Identities, credentials and live sessions, with metadata.
+    async fn discover(&self) -> Result<Discovery, ConnectorError>;
+
+    /// Does `action` to `target`. Acting twice is harmless where the semantics say
+    /// idempotent; the answer is not evidence.
+    async fn act(&self, target: &Target, action: ActionKind) -> Result<Acted, ConnectorError>;
+
+    /// Probes whether `target` still works after `action`, and says how it knows: verified
+    /// revoked, still live, or unverified with the reason — never revoked on a guess.
+    async fn verify(&self, target: &Target, action: ActionKind)
+    -> Result<Evidence, ConnectorError>;
+}
