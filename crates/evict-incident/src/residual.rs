@@ -303,7 +303,18 @@ pub fn credentials_needed(
                 selection.identity_ids.insert(i.id.to_string());
             }
         }
-        if let Some(native) = &hit.credential {
+        // Only the credentials a hit can put in the residual set are read: those of the
+        // built-in rules that name one (an indicator, a new source, a pre-patch session) and
+        // those a foothold created.
+        let named = [
+            hit.credential
+                .as_ref()
+                .filter(|_| credential_reason(&hit.rule).is_some()),
+            hit.created
+                .as_ref()
+                .filter(|_| has_technique(hit, CREDENTIAL_TECHNIQUES)),
+        ];
+        for native in named.into_iter().flatten() {
             selection
                 .natives
                 .insert((hit.provider.clone(), native.clone()));
@@ -322,6 +333,17 @@ fn principal_key(name: &str) -> String {
         name
     };
     short.to_ascii_lowercase()
+}
+
+/// The reason a built-in hunt rule gives the credential (or actor) its hit names: use from
+/// an indicator, from a new source after the patch, or of a session issued before it.
+fn credential_reason(rule: &str) -> Option<ResidualReason> {
+    match rule {
+        "ioc-ip" | "ioc-user-agent" => Some(ResidualReason::UsedFromIndicator),
+        "credential-new-source-after-patch" => Some(ResidualReason::UsedAfterPatchFromNewSource),
+        "session-issued-before-patch-used-after" => Some(ResidualReason::IssuedBeforePatch),
+        _ => None,
+    }
 }
 
 /// CloudTrail names a caller from another account (`userIdentity.type` `AWSAccount`) only by
@@ -640,11 +662,8 @@ pub fn find_residual<'a>(inputs: &'a ResidualInputs<'a>) -> Found<'a> {
         compromised_actors.insert((provider.to_string(), principal_key(name)));
     }
     for hit in inputs.hits {
-        let reason = match hit.rule.as_str() {
-            "ioc-ip" | "ioc-user-agent" => ResidualReason::UsedFromIndicator,
-            "credential-new-source-after-patch" => ResidualReason::UsedAfterPatchFromNewSource,
-            "session-issued-before-patch-used-after" => ResidualReason::IssuedBeforePatch,
-            _ => continue,
+        let Some(reason) = credential_reason(&hit.rule) else {
+            continue;
         };
         if reason != ResidualReason::IssuedBeforePatch
             && let Some(actor) = &hit.actor
