@@ -380,7 +380,7 @@ async fn demo_incident(
     let (version, _) = store
         .store_plan(
             name,
-            &serde_json::to_value(&plan)?,
+            serde_json::to_string(&plan)?,
             &plan.policy_digest,
             &plan.content_digest(),
             now,

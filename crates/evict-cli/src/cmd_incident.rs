@@ -568,7 +568,7 @@ async fn plan(
         let (version, new) = store
             .store_plan(
                 name,
-                &serde_json::to_value(&plan)?,
+                serde_json::to_string(&plan)?,
                 &plan.policy_digest,
                 &plan.content_digest(),
                 ctx.now,

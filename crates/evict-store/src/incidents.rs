@@ -382,11 +382,13 @@ impl Store {
     }
 
     /// Stores a plan as the incident's next version, unless the latest version has the same
-    /// content. Returns the version in force and whether a new one was written.
+    /// content. `plan` is the plan as JSON text (serialised once by the caller: a large
+    /// incident's plan is tens of megabytes). Returns the version in force and whether a new
+    /// one was written.
     pub async fn store_plan(
         &self,
         name: &str,
-        plan: &serde_json::Value,
+        plan: String,
         policy_digest: &str,
         content_digest: &str,
         now: Timestamp,
@@ -431,7 +433,7 @@ impl Store {
         .bind(time_text(now))
         .bind(policy_digest.to_string())
         .bind(content_digest.to_string())
-        .bind(plan.to_string())
+        .bind(plan)
         .bind(reservation.seq)
         .execute(&mut *tx)
         .await
