@@ -50,9 +50,9 @@ struct Roles {
     password: String,
 }
 
-async fn create_roles(su: &mut PgConnection, tag: &str) -> Roles {
-    create_roles_with(su, tag, "pg_signal_backend, pg_read_all_stats").await
-}
+/// What the connector's administrator is given: signal other roles' backends, and see their
+/// sessions' details.
+const FULL_ADMIN: &str = "pg_signal_backend, pg_read_all_stats";
 
 async fn create_roles_with(su: &mut PgConnection, tag: &str, memberships: &str) -> Roles {
     let suffix = format!("{}_{tag}", std::process::id());
@@ -106,20 +106,51 @@ async fn drop_roles(su: &mut PgConnection, roles: &Roles) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_disabled_role_with_a_live_session_is_still_live_until_the_session_ends() {
-    let Some(mut su) = superuser().await else {
-        return;
-    };
-    let roles = create_roles(&mut su, "disable").await;
+/// A victim role, an administrator role with `memberships`, and the connector connected as
+/// the administrator.
+struct Setup {
+    su: PgConnection,
+    roles: Roles,
+    url: String,
+    pg: Postgres,
+}
+
+async fn setup(tag: &str, memberships: &str) -> Option<Setup> {
+    let mut su = superuser().await?;
+    let roles = create_roles_with(&mut su, tag, memberships).await;
     let url = admin_url();
-    // The attacker's session, opened before the containment.
-    let mut attacker = PgConnection::connect(&with_user(&url, &roles.victim, &roles.password))
-        .await
-        .unwrap();
     let pg = Postgres::connect(&with_user(&url, &roles.admin, &roles.password))
         .await
         .unwrap();
+    Some(Setup { su, roles, url, pg })
+}
+
+impl Setup {
+    /// A session of the victim role, as the attacker would hold.
+    async fn victim_session(&self) -> PgConnection {
+        PgConnection::connect(&with_user(
+            &self.url,
+            &self.roles.victim,
+            &self.roles.password,
+        ))
+        .await
+        .unwrap()
+    }
+
+    async fn finish(mut self) {
+        self.pg.close().await;
+        drop_roles(&mut self.su, &self.roles).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_role_with_a_live_session_is_still_live_until_the_session_ends() {
+    let Some(t) = setup("disable", FULL_ADMIN).await else {
+        return;
+    };
+    // The attacker's session, opened before the containment.
+    let mut attacker = t.victim_session().await;
+    let (pg, roles) = (&t.pg, &t.roles);
 
     let found = pg.discover().await.unwrap();
     let victim = found
@@ -200,7 +231,7 @@ async fn a_disabled_role_with_a_live_session_is_still_live_until_the_session_end
         "{}",
         probe.detail
     );
-    let login = PgConnection::connect(&with_user(&url, &roles.victim, &roles.password)).await;
+    let login = PgConnection::connect(&with_user(&t.url, &roles.victim, &roles.password)).await;
     assert!(login.is_err(), "a new login is refused");
 
     // Acting again changes nothing.
@@ -225,19 +256,15 @@ async fn a_disabled_role_with_a_live_session_is_still_live_until_the_session_end
         other => panic!("acting on a dropped role: {other:?}"),
     }
 
-    pg.close().await;
-    drop_roles(&mut su, &roles).await;
+    t.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_alone_cannot_be_proven_revoked_by_a_non_superuser() {
-    let Some(mut su) = superuser().await else {
+    let Some(t) = setup("password", FULL_ADMIN).await else {
         return;
     };
-    let roles = create_roles(&mut su, "password").await;
-    let pg = Postgres::connect(&with_user(&admin_url(), &roles.admin, &roles.password))
-        .await
-        .unwrap();
+    let (pg, roles) = (&t.pg, &t.roles);
     let secret = Target::credential(CredentialKind::Password, &roles.victim);
     pg.act(&secret, ActionKind::Revoke).await.unwrap();
     let probe = pg.verify(&secret, ActionKind::Revoke).await.unwrap();
@@ -247,27 +274,20 @@ async fn a_password_alone_cannot_be_proven_revoked_by_a_non_superuser() {
         "never 'revoked' on a guess: {}",
         probe.detail
     );
-    pg.close().await;
-    drop_roles(&mut su, &roles).await;
+    t.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_session_is_ended_by_its_pid_and_superusers_are_refused() {
-    let Some(mut su) = superuser().await else {
+    let Some(t) = setup("session", FULL_ADMIN).await else {
         return;
     };
-    let roles = create_roles(&mut su, "session").await;
-    let url = admin_url();
-    let mut session = PgConnection::connect(&with_user(&url, &roles.victim, &roles.password))
-        .await
-        .unwrap();
+    let mut session = t.victim_session().await;
     let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
         .fetch_one(&mut session)
         .await
         .unwrap();
-    let pg = Postgres::connect(&with_user(&url, &roles.admin, &roles.password))
-        .await
-        .unwrap();
+    let (pg, roles) = (&t.pg, &t.roles);
     let target = Target::credential(CredentialKind::Session, pid.to_string());
     assert_eq!(
         pg.verify(&target, ActionKind::TerminateSessions)
@@ -299,26 +319,19 @@ async fn one_session_is_ended_by_its_pid_and_superusers_are_refused() {
         }
         other => panic!("disabling a superuser: {other:?}"),
     }
-    compliance::check(&pg, &Target::identity(&roles.victim)).await;
-    pg.close().await;
-    drop_roles(&mut su, &roles).await;
+    compliance::check(pg, &Target::identity(&roles.victim)).await;
+    t.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_hidden_from_an_administrator_without_stats_still_count_as_live() {
-    let Some(mut su) = superuser().await else {
-        return;
-    };
     // Without pg_read_all_stats, PostgreSQL hides other roles' session details (even their
     // kind): the probe must still see that a session is open.
-    let roles = create_roles_with(&mut su, "nostats", "pg_signal_backend").await;
-    let url = admin_url();
-    let mut attacker = PgConnection::connect(&with_user(&url, &roles.victim, &roles.password))
-        .await
-        .unwrap();
-    let pg = Postgres::connect(&with_user(&url, &roles.admin, &roles.password))
-        .await
-        .unwrap();
+    let Some(t) = setup("nostats", "pg_signal_backend").await else {
+        return;
+    };
+    let mut attacker = t.victim_session().await;
+    let (pg, roles) = (&t.pg, &t.roles);
     let role = Target::identity(&roles.victim);
     pg.act(&role, ActionKind::Disable).await.unwrap();
     let probe = pg.verify(&role, ActionKind::Disable).await.unwrap();
@@ -342,6 +355,5 @@ async fn sessions_hidden_from_an_administrator_without_stats_still_count_as_live
         "{}",
         probe.detail
     );
-    pg.close().await;
-    drop_roles(&mut su, &roles).await;
+    t.finish().await;
 }

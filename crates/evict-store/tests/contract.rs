@@ -119,6 +119,19 @@ fn report_file(dir: &Path, users: u64) -> (PathBuf, evict_testkit::ReportTruth) 
     (path, truth)
 }
 
+/// Imports a credential report written by [`report_file`].
+async fn import_report(store: &Store, path: &Path) -> evict_store::import::ImportSummary {
+    import_file(
+        store,
+        ImportKind::AwsCredentialReport,
+        path,
+        reference_now(),
+        &Quiet,
+    )
+    .await
+    .unwrap()
+}
+
 async fn snapshot(store: &Store) -> Vec<String> {
     let mut all = Vec::new();
     for (table, order) in [
@@ -135,15 +148,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
 on_both_backends!(reimporting_a_report_leaves_the_store_unchanged, |ts| {
     let dir = tempfile::tempdir().unwrap();
     let (path, truth) = report_file(dir.path(), 300);
-    let first = import_file(
-        &ts.store,
-        ImportKind::AwsCredentialReport,
-        &path,
-        reference_now(),
-        &Quiet,
-    )
-    .await
-    .unwrap();
+    let first = import_report(&ts.store, &path).await;
     assert_eq!(first.rows, truth.users);
     assert_eq!(first.rejected, 0);
     assert_eq!(
@@ -175,15 +180,7 @@ on_both_backends!(reimporting_a_report_leaves_the_store_unchanged, |ts| {
 on_both_backends!(stats_match_the_generated_ground_truth, |ts| {
     let dir = tempfile::tempdir().unwrap();
     let (path, truth) = report_file(dir.path(), 500);
-    import_file(
-        &ts.store,
-        ImportKind::AwsCredentialReport,
-        &path,
-        reference_now(),
-        &Quiet,
-    )
-    .await
-    .unwrap();
+    import_report(&ts.store, &path).await;
     let stats = ts.store.inventory_stats(reference_now()).await.unwrap();
     assert_eq!(stats.identities as u64, truth.users);
     assert_eq!(stats.active_access_keys as u64, truth.active_access_keys);
@@ -206,15 +203,7 @@ on_both_backends!(stats_match_the_generated_ground_truth, |ts| {
 on_both_backends!(a_changed_row_is_an_update_with_a_journal_entry, |ts| {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = report_file(dir.path(), 20);
-    import_file(
-        &ts.store,
-        ImportKind::AwsCredentialReport,
-        &path,
-        reference_now(),
-        &Quiet,
-    )
-    .await
-    .unwrap();
+    import_report(&ts.store, &path).await;
     let text = std::fs::read_to_string(&path).unwrap();
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
     // Turn MFA on for the first IAM user (line 3: header, root, user).
@@ -227,15 +216,7 @@ on_both_backends!(a_changed_row_is_an_update_with_a_journal_entry, |ts| {
     };
     lines[2] = fields.join(",");
     std::fs::write(&path, lines.join("\n")).unwrap();
-    let again = import_file(
-        &ts.store,
-        ImportKind::AwsCredentialReport,
-        &path,
-        reference_now(),
-        &Quiet,
-    )
-    .await
-    .unwrap();
+    let again = import_report(&ts.store, &path).await;
     assert_eq!(
         (again.inserted, again.updated, again.journal_entries),
         (0, 1, 1)
@@ -249,15 +230,7 @@ on_both_backends!(a_changed_row_is_an_update_with_a_journal_entry, |ts| {
 on_both_backends!(discovered_key_ids_survive_a_reimport, |ts| {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = report_file(dir.path(), 30);
-    import_file(
-        &ts.store,
-        ImportKind::AwsCredentialReport,
-        &path,
-        reference_now(),
-        &Quiet,
-    )
-    .await
-    .unwrap();
+    import_report(&ts.store, &path).await;
     let mut keys = Vec::new();
     let filter = CredentialFilter {
         kind: Some(evict_model::CredentialKind::AccessKey),
@@ -277,15 +250,7 @@ on_both_backends!(discovered_key_ids_survive_a_reimport, |ts| {
         ))
         .await
         .unwrap();
-    let again = import_file(
-        &ts.store,
-        ImportKind::AwsCredentialReport,
-        &path,
-        reference_now(),
-        &Quiet,
-    )
-    .await
-    .unwrap();
+    let again = import_report(&ts.store, &path).await;
     assert_eq!(again.updated, 0);
     let Some(evict_store::ShowResult::Credential { credential, .. }) =
         ts.store.show(keys[0].as_str()).await.unwrap()
@@ -564,15 +529,7 @@ on_both_backends!(
         let dir = tempfile::tempdir().unwrap();
         // More rows than one packed page, so paging is exercised.
         let (path, _) = report_file(dir.path(), 4_000);
-        import_file(
-            &ts.store,
-            ImportKind::AwsCredentialReport,
-            &path,
-            reference_now(),
-            &Quiet,
-        )
-        .await
-        .unwrap();
+        import_report(&ts.store, &path).await;
         let aws = evict_model::Provider::new("aws").unwrap();
         let mut listed = Vec::new();
         let filter = CredentialFilter {
