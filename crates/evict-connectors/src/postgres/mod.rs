@@ -114,7 +114,7 @@ fn provider_error(what: &'static str) -> impl FnOnce(sqlx::Error) -> ConnectorEr
 }
 
 impl Postgres {
-    /// Connects as the administrator role of `url` (`postgres://admin:…@host/db`). The URL
+    /// Connects as the administrator role that the `postgres://` URL `url` names. The URL
     /// holds a secret: take it from the environment or a file, never the command line.
     pub async fn connect(url: &str) -> Result<Postgres, ConnectorError> {
         let options: PgConnectOptions = url
