@@ -9,11 +9,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+pub mod config;
 pub mod provider;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
+pub use config::{ConnectorsConfig, PostgresConfig, SecretRef};
 pub use provider::{
     Acted, Cascade, ConnectorError, Discovery, NotFound, Provider, Semantics, Target, TargetKind,
 };

@@ -6,7 +6,7 @@
 mod compliance;
 
 use evict_connectors::postgres::Postgres;
-use evict_connectors::{ConnectorError, Provider, Target};
+use evict_connectors::{ConnectorError, ConnectorsConfig, Provider, Target};
 use evict_model::{ActionKind, CredentialKind, EvidenceVerdict};
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -113,16 +113,40 @@ struct Setup {
     roles: Roles,
     url: String,
     pg: Postgres,
+    _secrets: tempfile::TempDir,
 }
 
 async fn setup(tag: &str, memberships: &str) -> Option<Setup> {
     let mut su = superuser().await?;
     let roles = create_roles_with(&mut su, tag, memberships).await;
     let url = admin_url();
-    let pg = Postgres::connect(&with_user(&url, &roles.admin, &roles.password))
+    // The administrator's URL reaches the connector as a deployment would give it: a
+    // configuration naming a secrets file.
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("admin-url");
+    std::fs::write(
+        &secret_file,
+        format!("{}\n", with_user(&url, &roles.admin, &roles.password)),
+    )
+    .unwrap();
+    let config = ConnectorsConfig::parse(
+        &format!(
+            "[postgres]\nurl = {{ file = \"{}\" }}\n",
+            secret_file.display()
+        ),
+        "test.toml",
+    )
+    .unwrap();
+    let pg = Postgres::from_config(config.postgres.as_ref().unwrap())
         .await
         .unwrap();
-    Some(Setup { su, roles, url, pg })
+    Some(Setup {
+        su,
+        roles,
+        url,
+        pg,
+        _secrets: secrets,
+    })
 }
 
 impl Setup {

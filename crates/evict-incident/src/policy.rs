@@ -376,15 +376,10 @@ struct Source<'a> {
 
 impl Source<'_> {
     fn location(&self, span: &Range<usize>) -> Location {
-        let mut end = span.start.min(self.text.len());
-        while !self.text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let before = self.text.get(..end).unwrap_or_default();
-        let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
+        let at = evict_model::TextPosition::at(self.text, span.start);
         Location {
-            line: before.matches('\n').count() + 1,
-            column: before.get(line_start..).unwrap_or_default().chars().count() + 1,
+            line: at.line,
+            column: at.column,
         }
     }
 

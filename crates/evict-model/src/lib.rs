@@ -18,6 +18,7 @@ mod incident;
 pub mod journal;
 mod location;
 mod secret;
+mod text;
 mod time;
 mod vocabulary;
 
@@ -33,5 +34,6 @@ pub use incident::{
 };
 pub use location::Location;
 pub use secret::{Fingerprint, FingerprintKey, SecretString, redacted_preview};
+pub use text::TextPosition;
 pub use time::parse_time_or_date;
 pub use vocabulary::UnknownValue;

@@ -16,7 +16,8 @@ impl SecretString {
         SecretString(secret)
     }
 
-    /// The plaintext, for the fingerprint and the redacted preview only.
+    /// The plaintext, for the fingerprint, the redacted preview, or the one call that needs
+    /// it (a connector logging in with its administrator's credentials).
     pub fn expose(&self) -> &str {
         &self.0
     }

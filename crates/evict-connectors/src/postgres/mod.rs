@@ -22,6 +22,7 @@ use jiff::Timestamp;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Row};
 
+use crate::config::PostgresConfig;
 use crate::provider::{
     Acted, Cascade, ConnectorError, Discovery, NotFound, Provider, Semantics, Target, TargetKind,
 };
@@ -128,6 +129,12 @@ impl Postgres {
             .await
             .map_err(provider_error("connect"))?;
         Ok(Postgres { pool, options })
+    }
+
+    /// Connects with the administrator URL read from where the configuration says.
+    pub async fn from_config(config: &PostgresConfig) -> Result<Postgres, ConnectorError> {
+        let url = config.url.read()?;
+        Postgres::connect(url.expose()).await
     }
 
     /// Closes the administrator's connections.
