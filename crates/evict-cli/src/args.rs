@@ -76,6 +76,10 @@ pub enum Command {
     /// list, show. Every change is a journal entry.
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// Refresh the inventory from a live provider through its connector (configured in
+    /// $EVICT_HOME/connectors.toml or --config; secrets come from the environment or files the
+    /// configuration names, never from the command line).
+    Sync(SyncArgs),
     /// The installation's report-signing key (ed25519).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -336,6 +340,22 @@ pub struct IncidentScopeArgs {
     /// Scope references to remove, as `evict incident show` lists them.
     #[arg(long, value_name = "KIND:VALUE", num_args = 1..)]
     pub remove: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The provider to read.
+    pub provider: SyncProvider,
+    /// The connector configuration (default: $EVICT_HOME/connectors.toml).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// Providers `evict sync` can read.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum SyncProvider {
+    /// PostgreSQL roles and their passwords.
+    Postgres,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ mod cmd_journal;
 mod cmd_keys;
 mod cmd_rules;
 mod cmd_scan;
+mod cmd_sync;
 mod output;
 
 use std::process::ExitCode;
@@ -93,6 +94,7 @@ fn main() -> ExitCode {
             Command::Hunt(args) => cmd_hunt::run(&ctx, args).await,
             Command::Rules(cmd) => cmd_rules::run(&ctx, cmd),
             Command::Incident(cmd) => cmd_incident::run(&ctx, cmd).await,
+            Command::Sync(args) => cmd_sync::run(&ctx, args).await,
             Command::Keys(cmd) => cmd_keys::keys(&ctx, cmd),
             Command::Report(cmd) => cmd_keys::report(&ctx, cmd),
             Command::Demo(args) => cmd_demo::run(&ctx, args).await,

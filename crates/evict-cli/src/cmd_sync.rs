@@ -1,0 +1,90 @@
+//! `evict sync PROVIDER`: the inventory refreshed from a live provider through its connector.
+
+use anyhow::{Context as _, anyhow};
+use evict_connectors::postgres::Postgres;
+use evict_connectors::{ConnectorsConfig, Provider};
+use evict_model::CredentialKind;
+use evict_store::InventoryBatch;
+
+use crate::args::{Format, SyncArgs, SyncProvider};
+use crate::{Context, Outcome, output};
+
+pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<Outcome> {
+    let path = args.config.unwrap_or_else(|| {
+        evict_store::EvictHome::from_env()
+            .dir()
+            .join("connectors.toml")
+    });
+    if !path.exists() {
+        return Err(anyhow!(
+            "{}: no connector configuration; write one (docs/specs/connector.md shows the format) \
+             or pass --config FILE",
+            path.display()
+        ));
+    }
+    let config = ConnectorsConfig::from_file(&path)?;
+    let (provider, found) = match args.provider {
+        SyncProvider::Postgres => {
+            let settings = config.postgres.as_ref().ok_or_else(|| {
+                anyhow!(
+                    "{}: no [postgres] table; see docs/specs/connector.md",
+                    path.display()
+                )
+            })?;
+            let pg = Postgres::from_config(settings).await?;
+            let found = pg.discover().await;
+            pg.close().await;
+            (pg.name(), found?)
+        }
+    };
+    // Live sessions are counted, not stored: the store cannot yet retire a session once it
+    // ends, and an inventory of stale sessions would mislead.
+    let sessions = found
+        .credentials
+        .iter()
+        .filter(|c| c.kind == CredentialKind::Session)
+        .count();
+    let mut batch = InventoryBatch {
+        source: format!("sync:{provider}"),
+        file: format!("{provider} (live)"),
+        ..Default::default()
+    };
+    let mut line = 0;
+    for identity in found.identities {
+        line += 1;
+        batch.identities.push((line, identity));
+    }
+    for credential in found.credentials {
+        if credential.kind != CredentialKind::Session {
+            line += 1;
+            batch.credentials.push((line, credential));
+        }
+    }
+    let (identities, credentials) = (batch.identities.len(), batch.credentials.len());
+    let store = crate::open_store().await?;
+    let outcome = store.upsert_inventory(batch, ctx.now).await;
+    store.close().await;
+    let outcome = outcome.with_context(|| format!("storing what {provider} returned"))?;
+    match ctx.format {
+        Format::Json => output::json(&serde_json::json!({
+            "provider": provider,
+            "identities": identities,
+            "credentials": credentials,
+            "live_sessions": sessions,
+            "inserted": outcome.inserted,
+            "updated": outcome.updated,
+            "unchanged": outcome.unchanged,
+            "rejected": outcome.rejected.len(),
+            "journal_entries": outcome.journal_entries,
+        }))?,
+        _ => output::line(&format!(
+            "{provider}: {identities} identities, {credentials} credentials ({} new, {} changed, \
+             {} unchanged, {} rejected); {sessions} live sessions seen, not stored",
+            outcome.inserted,
+            outcome.updated,
+            outcome.unchanged,
+            outcome.rejected.len()
+        )),
+    }
+    Ok(Outcome::Ok)
+}
