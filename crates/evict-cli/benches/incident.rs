@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use evict_model::{Credential, CredentialKind, Identity, IdentityKind, Provider};
 use evict_store::{InventoryBatch, Store};
+use evict_testkit::postgres::admin_url;
 use evict_testkit::reference_now;
 use sqlx::Connection;
 
@@ -32,11 +33,6 @@ const PROVIDERS: &[&str] = &[
     "datadog",
     "pagerduty",
 ];
-
-fn admin_url() -> String {
-    std::env::var("EVICT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 async fn fill(store: &Store, credentials: u64) {
     let now = reference_now();

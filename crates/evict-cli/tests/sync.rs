@@ -6,18 +6,8 @@
 mod common;
 
 use common::Env;
+use evict_testkit::postgres::{admin_url, url_as};
 use sqlx::{Connection, Executor, PgConnection};
-
-fn admin_url() -> String {
-    std::env::var("EVICT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn with_user(url: &str, user: &str, password: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split_once('@').map_or(rest, |(_, h)| h);
-    format!("postgres://{user}:{password}@{host}")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_postgres_brings_the_servers_roles_into_the_inventory() {
@@ -63,7 +53,7 @@ async fn sync_postgres_brings_the_servers_roles_into_the_inventory() {
         "[postgres]\nurl = { env = \"EVICT_TEST_SYNC_URL\" }\n",
     );
     let config = config.to_str().unwrap();
-    let secret = with_user(&url, &admin, &password);
+    let secret = url_as(&url, &admin, &password);
     let unset = env.run(&["sync", "postgres", "--config", config]);
     assert_eq!(unset.code, 2);
     assert!(

@@ -8,18 +8,8 @@ mod compliance;
 use evict_connectors::postgres::Postgres;
 use evict_connectors::{ConnectorError, ConnectorsConfig, Provider, Target};
 use evict_model::{ActionKind, CredentialKind, EvidenceVerdict};
+use evict_testkit::postgres::{admin_url, url_as};
 use sqlx::{Connection, Executor, PgConnection};
-
-fn admin_url() -> String {
-    std::env::var("EVICT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn with_user(url: &str, user: &str, password: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let host = rest.split_once('@').map_or(rest, |(_, h)| h);
-    format!("postgres://{user}:{password}@{host}")
-}
 
 /// A password made at test time: never a literal secret in the tree.
 fn generated_password() -> String {
@@ -126,7 +116,7 @@ async fn setup(tag: &str, memberships: &str) -> Option<Setup> {
     let secret_file = secrets.path().join("admin-url");
     std::fs::write(
         &secret_file,
-        format!("{}\n", with_user(&url, &roles.admin, &roles.password)),
+        format!("{}\n", url_as(&url, &roles.admin, &roles.password)),
     )
     .unwrap();
     let config = ConnectorsConfig::parse(
@@ -152,13 +142,9 @@ async fn setup(tag: &str, memberships: &str) -> Option<Setup> {
 impl Setup {
     /// A session of the victim role, as the attacker would hold.
     async fn victim_session(&self) -> PgConnection {
-        PgConnection::connect(&with_user(
-            &self.url,
-            &self.roles.victim,
-            &self.roles.password,
-        ))
-        .await
-        .unwrap()
+        PgConnection::connect(&url_as(&self.url, &self.roles.victim, &self.roles.password))
+            .await
+            .unwrap()
     }
 
     async fn finish(mut self) {
@@ -255,7 +241,7 @@ async fn a_disabled_role_with_a_live_session_is_still_live_until_the_session_end
         "{}",
         probe.detail
     );
-    let login = PgConnection::connect(&with_user(&t.url, &roles.victim, &roles.password)).await;
+    let login = PgConnection::connect(&url_as(&t.url, &roles.victim, &roles.password)).await;
     assert!(login.is_err(), "a new login is refused");
 
     // Acting again changes nothing.

@@ -15,13 +15,9 @@ use std::time::Instant;
 
 use evict_store::Store;
 use evict_store::import::{ImportKind, Quiet, import_file};
+use evict_testkit::postgres::admin_url;
 use evict_testkit::{InventoryFormat, reference_now, write_credential_report, write_inventory};
 use sqlx::Connection;
-
-fn admin_url() -> String {
-    std::env::var("EVICT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 fn sizes(var: &str, default: &[u64]) -> Vec<u64> {
     std::env::var(var)

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use evict_store::import::{ImportKind, Quiet, import_file};
 use evict_store::{CredentialFilter, Store, StoreError};
+use evict_testkit::postgres::admin_url;
 use evict_testkit::{InventoryFormat, reference_now, write_credential_report, write_inventory};
 use sqlx::Connection;
 
@@ -16,11 +17,6 @@ struct TestStore {
     reopen: String,
     _dir: tempfile::TempDir,
     pg_database: Option<String>,
-}
-
-fn admin_url() -> String {
-    std::env::var("EVICT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

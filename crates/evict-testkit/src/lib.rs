@@ -10,6 +10,7 @@
 #![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 pub mod logs;
+pub mod postgres;
 mod rng;
 pub mod secrets;
 
