@@ -197,15 +197,9 @@ impl Store {
         remove: &[String],
         now: Timestamp,
     ) -> Result<(StoredIncident, bool), IncidentError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(query("begin changing an incident"))?;
-        // Taking the journal place first makes this a write transaction from the start, so a
-        // concurrent change waits instead of being lost.
-        let reservation = journal::reserve(&mut tx).await?;
-        let current = self.open_incident_row(&mut tx, name).await?;
+        let (mut tx, reservation, current) = self
+            .begin_incident_change(name, "begin changing an incident")
+            .await?;
         let mut scope = current.incident.scope.clone();
         let mut added = Vec::new();
         let mut removed = Vec::new();
@@ -229,20 +223,16 @@ impl Store {
         }
         sqlx::query(&placeholders(
             self.backend(),
-            "UPDATE incidents SET scope = ?, updated_at = ?, last_journal = ? WHERE name = ?",
+            "UPDATE incidents SET scope = ? WHERE name = ?",
         ))
         .bind(list_json(&scope))
-        .bind(time_text(now))
-        .bind(reservation.seq)
         .bind(name.to_string())
         .execute(&mut *tx)
         .await
         .map_err(query("change an incident's scope"))?;
         let body = serde_json::json!({ "added": added, "removed": removed, "scope": scope });
-        journal::write(&mut tx, reservation, now, "incident.scope", name, &body).await?;
-        tx.commit()
-            .await
-            .map_err(query("commit an incident change"))?;
+        self.finish_incident_change(tx, reservation, name, "incident.scope", &body, now)
+            .await?;
         let changed = self
             .incident(name)
             .await?
@@ -337,18 +327,29 @@ pub struct StoredException {
 }
 
 impl Store {
-    /// Reads an incident inside a write transaction, refusing a closed one.
-    async fn open_incident_row(
+    /// Starts a change to an open incident: a write transaction that holds the next journal
+    /// place from the start (so a concurrent change waits instead of being lost), with the
+    /// incident as it stands. A closed incident is refused.
+    async fn begin_incident_change(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         name: &str,
-    ) -> Result<StoredIncident, IncidentError> {
+        what: &'static str,
+    ) -> Result<
+        (
+            sqlx::Transaction<'static, sqlx::Any>,
+            journal::Reservation,
+            StoredIncident,
+        ),
+        IncidentError,
+    > {
+        let mut tx = self.pool.begin().await.map_err(query(what))?;
+        let reservation = journal::reserve(&mut tx).await?;
         let row = sqlx::query(&placeholders(
             self.backend(),
             &format!("SELECT {COLUMNS} FROM incidents WHERE name = ?"),
         ))
         .bind(name.to_string())
-        .fetch_optional(&mut **tx)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(query("read an incident"))?;
         let Some(row) = row else {
@@ -358,16 +359,21 @@ impl Store {
         if current.incident.status == IncidentStatus::Closed {
             return Err(IncidentError::Closed(name.to_string()));
         }
-        Ok(current)
+        Ok((tx, reservation, current))
     }
 
-    async fn touch_incident(
+    /// Ends a change begun with [`Store::begin_incident_change`]: the incident's last change,
+    /// its journal entry (`kind`, `body`) and the commit. Returns the entry's number.
+    async fn finish_incident_change(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        reservation: journal::Reservation,
         name: &str,
-        seq: i64,
+        kind: &str,
+        body: &serde_json::Value,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
+    ) -> Result<i64, IncidentError> {
+        let seq = reservation.seq;
         sqlx::query(&placeholders(
             self.backend(),
             "UPDATE incidents SET updated_at = ?, last_journal = ? WHERE name = ?",
@@ -375,10 +381,14 @@ impl Store {
         .bind(time_text(now))
         .bind(seq)
         .bind(name.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await
         .map_err(query("update an incident"))?;
-        Ok(())
+        journal::write(&mut tx, reservation, now, kind, name, body).await?;
+        tx.commit()
+            .await
+            .map_err(query("commit an incident change"))?;
+        Ok(seq)
     }
 
     /// Stores a plan as the incident's next version, unless the latest version has the same
@@ -393,13 +403,9 @@ impl Store {
         content_digest: &str,
         now: Timestamp,
     ) -> Result<(i64, bool), IncidentError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(query("begin storing a plan"))?;
-        let reservation = journal::reserve(&mut tx).await?;
-        self.open_incident_row(&mut tx, name).await?;
+        let (mut tx, reservation, _) = self
+            .begin_incident_change(name, "begin storing a plan")
+            .await?;
         let latest = sqlx::query(&placeholders(
             self.backend(),
             "SELECT version, content_digest FROM incident_plans WHERE incident = ? \
@@ -438,15 +444,13 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(query("store a plan"))?;
-        self.touch_incident(&mut tx, name, reservation.seq, now)
-            .await?;
         let body = serde_json::json!({
             "version": version,
             "policy_digest": policy_digest,
             "content_digest": content_digest,
         });
-        journal::write(&mut tx, reservation, now, "incident.plan", name, &body).await?;
-        tx.commit().await.map_err(query("commit a plan"))?;
+        self.finish_incident_change(tx, reservation, name, "incident.plan", &body, now)
+            .await?;
         Ok((version, true))
     }
 
@@ -481,13 +485,9 @@ impl Store {
         evidence: &StoredEvidence,
         now: Timestamp,
     ) -> Result<i64, IncidentError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(query("begin recording evidence"))?;
-        let reservation = journal::reserve(&mut tx).await?;
-        self.open_incident_row(&mut tx, name).await?;
+        let (mut tx, reservation, _) = self
+            .begin_incident_change(name, "begin recording evidence")
+            .await?;
         let seq = reservation.seq;
         sqlx::query(&placeholders(
             self.backend(),
@@ -504,16 +504,14 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(query("store evidence"))?;
-        self.touch_incident(&mut tx, name, seq, now).await?;
         let body = serde_json::json!({
             "artifact": evidence.artifact,
             "verdict": evidence.verdict,
             "by": evidence.by,
             "detail": evidence.detail,
         });
-        journal::write(&mut tx, reservation, now, "incident.evidence", name, &body).await?;
-        tx.commit().await.map_err(query("commit evidence"))?;
-        Ok(seq)
+        self.finish_incident_change(tx, reservation, name, "incident.evidence", &body, now)
+            .await
     }
 
     /// Every piece of evidence of an incident, oldest first.
@@ -548,13 +546,9 @@ impl Store {
         exception: &StoredException,
         now: Timestamp,
     ) -> Result<i64, IncidentError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(query("begin recording an exception"))?;
-        let reservation = journal::reserve(&mut tx).await?;
-        self.open_incident_row(&mut tx, name).await?;
+        let (mut tx, reservation, _) = self
+            .begin_incident_change(name, "begin recording an exception")
+            .await?;
         let seq = reservation.seq;
         sqlx::query(&placeholders(
             self.backend(),
@@ -581,7 +575,6 @@ impl Store {
         .execute(&mut *tx)
         .await
         .map_err(query("store an exception"))?;
-        self.touch_incident(&mut tx, name, seq, now).await?;
         let body = serde_json::json!({
             "artifact": exception.artifact,
             "owner": exception.owner,
@@ -589,9 +582,8 @@ impl Store {
             "reason": exception.reason,
             "expires_at": exception.expires_at,
         });
-        journal::write(&mut tx, reservation, now, "incident.exception", name, &body).await?;
-        tx.commit().await.map_err(query("commit an exception"))?;
-        Ok(seq)
+        self.finish_incident_change(tx, reservation, name, "incident.exception", &body, now)
+            .await
     }
 
     /// The exceptions of an incident.
@@ -627,29 +619,20 @@ impl Store {
         gate: &serde_json::Value,
         now: Timestamp,
     ) -> Result<StoredIncident, IncidentError> {
-        let mut tx = self
-            .pool
-            .begin()
-            .await
-            .map_err(query("begin closing an incident"))?;
-        let reservation = journal::reserve(&mut tx).await?;
-        self.open_incident_row(&mut tx, name).await?;
+        let (mut tx, reservation, _) = self
+            .begin_incident_change(name, "begin closing an incident")
+            .await?;
         sqlx::query(&placeholders(
             self.backend(),
-            "UPDATE incidents SET status = 'closed', closed_at = ?, updated_at = ?, \
-             last_journal = ? WHERE name = ?",
+            "UPDATE incidents SET status = 'closed', closed_at = ? WHERE name = ?",
         ))
         .bind(time_text(now))
-        .bind(time_text(now))
-        .bind(reservation.seq)
         .bind(name.to_string())
         .execute(&mut *tx)
         .await
         .map_err(query("close an incident"))?;
-        journal::write(&mut tx, reservation, now, "incident.close", name, gate).await?;
-        tx.commit()
-            .await
-            .map_err(query("commit closing an incident"))?;
+        self.finish_incident_change(tx, reservation, name, "incident.close", gate, now)
+            .await?;
         self.incident(name)
             .await?
             .ok_or_else(|| IncidentError::NotFound(name.to_string()))
