@@ -6,6 +6,8 @@
 //! Everything it writes is synthetic: account 123456789012 is AWS's documentation account, and
 //! no generated value is a usable secret. It must never read the clock or the environment: the
 //! same seed and size always give the same bytes.
+//! The `postgres` and `servers` modules are the exception: they are where tests find the real
+//! servers they run against.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
@@ -13,6 +15,7 @@ pub mod logs;
 pub mod postgres;
 mod rng;
 pub mod secrets;
+pub mod servers;
 
 use std::io::{self, Write};
 

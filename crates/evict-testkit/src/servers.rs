@@ -1,0 +1,116 @@
+//! Where the tests start and reach the real servers they talk to (moto, oidc-provider,
+//! scim2-server, a Shared Signals receiver): a free loopback port, a child process that is
+//! killed when the test ends, and the one rule for a server that is missing — under `CI=true`
+//! the test fails loudly; elsewhere it is skipped with a printed notice.
+//!
+//! This module is the testkit's edge: unlike the generator it reads the environment and starts
+//! processes.
+
+use std::fmt::Display;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Whether this run is CI's (`CI=true`), where every real component must be present.
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A real component `what` is not there because of `why`: fails the test under `CI=true`,
+/// prints a notice elsewhere. Call it, then return from the test.
+#[track_caller]
+pub fn missing(what: &str, why: impl Display) {
+    if under_ci() {
+        panic!("CI=true and {what} is not available: {why}");
+    }
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!("skipping outside CI: {what} is not available: {why}");
+    }
+}
+
+/// A TCP port on 127.0.0.1 that nothing listens on at the moment of asking.
+pub fn free_port() -> u16 {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("the loopback interface gives out a port")
+}
+
+/// A server process on 127.0.0.1, killed when dropped.
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    /// The port it listens on.
+    pub port: u16,
+}
+
+impl ServerProcess {
+    /// Starts `command` (which must listen on 127.0.0.1:`port`) and waits until the port
+    /// accepts connections. The error says which program failed and why, for [`missing`].
+    pub fn start(mut command: Command, port: u16, within: Duration) -> Result<Self, String> {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let child = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("cannot start {program}: {e}"))?;
+        let mut server = ServerProcess { child, port };
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let deadline = Instant::now() + within;
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return Ok(server);
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                return Err(format!(
+                    "{program} exited ({status}) before listening on {addr}"
+                ));
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{program} did not listen on {addr} within {within:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_that_does_not_exist_is_named_in_the_error() {
+        let err = ServerProcess::start(
+            Command::new("evict-no-such-server"),
+            free_port(),
+            Duration::from_secs(1),
+        )
+        .unwrap_err();
+        assert!(err.contains("evict-no-such-server"), "{err}");
+    }
+
+    #[test]
+    fn a_program_that_exits_is_reported_not_waited_for() {
+        let started = Instant::now();
+        let err = ServerProcess::start(Command::new("true"), free_port(), Duration::from_secs(30))
+            .unwrap_err();
+        assert!(err.contains("exited"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}
