@@ -243,6 +243,34 @@ pub enum IncidentCommand {
         #[arg(long, value_name = "FILE")]
         policy: Option<PathBuf>,
     },
+    /// Carry out the plan through the connectors: without --execute, print the exact
+    /// requests it would send (nothing is sent); with it, each action is stored before it is
+    /// sent, sent once, and journalled with digests of the request and the answer. Killed or
+    /// interrupted, run it again: it takes up exactly what is not done.
+    Contain {
+        /// The incident's name.
+        name: String,
+        /// Send the requests (the default is a dry run).
+        #[arg(long)]
+        execute: bool,
+        /// Which tier to act on: kill (the default), rotate, or all (kill and rotate;
+        /// validation is for people).
+        #[arg(long, value_enum, default_value = "kill")]
+        tier: ContainTier,
+        /// The connector configuration (default $EVICT_HOME/connectors.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Probe every action contain has done, after each provider's declared delay, and record
+    /// what the probe saw as evidence (verified revoked / still live / unverified) for the
+    /// closure gate.
+    Verify {
+        /// The incident's name.
+        name: String,
+        /// The connector configuration (default $EVICT_HOME/connectors.toml).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Record by hand that an artifact was dealt with ("attested", never "verified"). The
     /// closure gate accepts attestations only for the validation tier unless
     /// `close --allow-attested`.
@@ -307,6 +335,17 @@ pub enum IncidentCommand {
         /// The incident's name.
         name: String,
     },
+}
+
+/// Which tier `incident contain` acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ContainTier {
+    /// Immediate kills.
+    Kill,
+    /// Scheduled rotations.
+    Rotate,
+    /// Kills and rotations.
+    All,
 }
 
 #[derive(Debug, Args)]
@@ -382,6 +421,15 @@ pub enum ReportCommand {
 pub enum JournalCommand {
     /// Recompute the hash chain; names the first broken entry and exits 1 if there is one.
     Verify,
+    /// The entries, oldest first: each with its time, kind, subject, body and hash.
+    Show {
+        /// Only entries about this subject (an incident's name, a file).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Only entries whose kind starts with this (`action.`, `incident.plan`).
+        #[arg(long)]
+        kind: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

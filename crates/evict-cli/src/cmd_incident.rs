@@ -52,6 +52,15 @@ pub async fn run(ctx: &Context, cmd: IncidentCommand) -> anyhow::Result<Outcome>
         IncidentCommand::Report { name, out, policy } => {
             report(ctx, &name, out.as_deref(), policy.as_deref()).await
         }
+        IncidentCommand::Contain {
+            name,
+            execute,
+            tier,
+            config,
+        } => crate::cmd_contain::contain(ctx, &name, execute, tier, config).await,
+        IncidentCommand::Verify { name, config } => {
+            crate::cmd_contain::verify(ctx, &name, config).await
+        }
         IncidentCommand::List => list(ctx).await,
         IncidentCommand::Show { name } => show(ctx, &name).await,
     }
@@ -710,7 +719,7 @@ fn plan_html(plan: &Plan, version: i64) -> String {
 }
 
 /// The latest plan, or an error saying to make one.
-async fn latest_plan(store: &Store, name: &str) -> anyhow::Result<(i64, Plan)> {
+pub(crate) async fn latest_plan(store: &Store, name: &str) -> anyhow::Result<(i64, Plan)> {
     if store.incident(name).await?.is_none() {
         return Err(IncidentError::NotFound(name.to_string()).into());
     }

@@ -32,5 +32,30 @@ pub async fn run(ctx: &Context, cmd: JournalCommand) -> anyhow::Result<Outcome> 
                 Outcome::Ok
             })
         }
+        JournalCommand::Show { subject, kind } => {
+            let store = crate::open_store().await?;
+            let entries = store
+                .journal_entries(subject.as_deref(), kind.as_deref())
+                .await;
+            store.close().await;
+            let entries = entries?;
+            match ctx.format {
+                Format::Json => output::json(&entries)?,
+                _ => {
+                    let mut table = output::table(&["seq", "at", "kind", "subject", "body"]);
+                    for e in &entries {
+                        table.add_row(vec![
+                            e.seq.to_string(),
+                            e.at.clone(),
+                            e.kind.clone(),
+                            e.subject.clone(),
+                            e.body.clone(),
+                        ]);
+                    }
+                    output::print_table(&table);
+                }
+            }
+            Ok(Outcome::Ok)
+        }
     }
 }

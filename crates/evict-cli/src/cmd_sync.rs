@@ -1,8 +1,8 @@
 //! `evict sync PROVIDER`: the inventory refreshed from a live provider through its connector.
 
 use anyhow::{Context as _, anyhow};
+use evict_connectors::Provider;
 use evict_connectors::postgres::Postgres;
-use evict_connectors::{ConnectorsConfig, Provider};
 use evict_model::CredentialKind;
 use evict_store::InventoryBatch;
 
@@ -10,19 +10,9 @@ use crate::args::{Format, SyncArgs, SyncProvider};
 use crate::{Context, Outcome, output};
 
 pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<Outcome> {
-    let path = args.config.unwrap_or_else(|| {
-        evict_store::EvictHome::from_env()
-            .dir()
-            .join("connectors.toml")
-    });
-    if !path.exists() {
-        return Err(anyhow!(
-            "{}: no connector configuration; write one (docs/specs/connector.md shows the format) \
-             or pass --config FILE",
-            path.display()
-        ));
-    }
-    let config = ConnectorsConfig::from_file(&path)?;
+    let Some((path, config)) = crate::cmd_contain::connectors_config(args.config, true)? else {
+        unreachable!("a required configuration is there or an error")
+    };
     let (provider, found) = match args.provider {
         SyncProvider::Postgres => {
             let settings = config.postgres.as_ref().ok_or_else(|| {

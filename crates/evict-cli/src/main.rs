@@ -2,6 +2,7 @@
 //! prints; every capability lives in a library crate.
 
 mod args;
+mod cmd_contain;
 mod cmd_demo;
 mod cmd_generate;
 mod cmd_hunt;

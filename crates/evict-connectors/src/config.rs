@@ -8,6 +8,11 @@
 //! # that $EVICT_POSTGRES_URL_FILE names (the container-secrets convention).
 //! url = { env = "EVICT_POSTGRES_URL" }
 //! # or: url = { file = "/run/secrets/evict-postgres-url" }
+//!
+//! # How hard the containment executor may press a provider (default 20/s, 4 at once).
+//! [limits.postgres]
+//! requests_per_second = 50
+//! concurrency = 4
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -23,6 +28,48 @@ use crate::provider::ConnectorError;
 pub struct ConnectorsConfig {
     /// The PostgreSQL connector.
     pub postgres: Option<PostgresConfig>,
+    /// How hard the containment executor may press each provider, by provider name.
+    #[serde(default)]
+    pub limits: std::collections::BTreeMap<String, Limits>,
+}
+
+/// How hard the executor may press one provider: at most `requests_per_second` (a token
+/// bucket) over at most `concurrency` requests at once.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Requests per second, sustained.
+    #[serde(default = "Limits::default_rate")]
+    pub requests_per_second: f64,
+    /// Requests in flight at once.
+    #[serde(default = "Limits::default_concurrency")]
+    pub concurrency: usize,
+}
+
+impl Limits {
+    fn default_rate() -> f64 {
+        20.0
+    }
+
+    fn default_concurrency() -> usize {
+        4
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            requests_per_second: Limits::default_rate(),
+            concurrency: Limits::default_concurrency(),
+        }
+    }
+}
+
+impl ConnectorsConfig {
+    /// The limits for `provider`: its `[limits.NAME]` table, or 20 requests/s, 4 at once.
+    pub fn limits_of(&self, provider: &str) -> Limits {
+        self.limits.get(provider).copied().unwrap_or_default()
+    }
 }
 
 /// The PostgreSQL connector's settings.
@@ -91,6 +138,15 @@ impl ConnectorsConfig {
         })?;
         if let Some(pg) = &config.postgres {
             pg.url.check(origin, "postgres.url")?;
+        }
+        for (provider, limits) in &config.limits {
+            if !(limits.requests_per_second > 0.0 && limits.requests_per_second.is_finite())
+                || limits.concurrency == 0
+            {
+                return Err(ConnectorError::Config(format!(
+                    "{origin}: limits.{provider} needs requests_per_second > 0 and concurrency >= 1"
+                )));
+            }
         }
         Ok(config)
     }

@@ -10,12 +10,14 @@
 #![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
 pub mod config;
+pub mod connector;
 pub mod provider;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
-pub use config::{ConnectorsConfig, PostgresConfig, SecretRef};
+pub use config::{ConnectorsConfig, Limits, PostgresConfig, SecretRef};
+pub use connector::Connector;
 pub use provider::{
     Acted, Cascade, ConnectorError, Discovery, NotFound, Provider, Semantics, Target, TargetKind,
 };

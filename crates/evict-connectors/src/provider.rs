@@ -24,6 +24,30 @@ pub enum TargetKind {
     Credential(CredentialKind),
 }
 
+impl TargetKind {
+    /// `identity`, or the credential kind (`password`, `session`, …), as the store keeps it.
+    pub fn as_text(self) -> &'static str {
+        match self {
+            TargetKind::Identity => "identity",
+            TargetKind::Credential(kind) => kind.as_str(),
+        }
+    }
+
+    /// The inverse of [`TargetKind::as_text`].
+    pub fn from_text(text: &str) -> Option<TargetKind> {
+        if text == "identity" {
+            return Some(TargetKind::Identity);
+        }
+        text.parse().ok().map(TargetKind::Credential)
+    }
+}
+
+impl std::fmt::Display for TargetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_text())
+    }
+}
+
 impl Target {
     /// An identity target.
     pub fn identity(native_id: impl Into<String>) -> Target {
@@ -98,6 +122,10 @@ pub struct Semantics {
     pub idempotent: bool,
     /// How "not found" is reported.
     pub not_found: NotFound,
+    /// What must follow an action for it to mean what the plan intends: `(kind, action,
+    /// then)` — e.g. PostgreSQL's `NOLOGIN` leaves open sessions working, so disabling a role
+    /// is followed by terminating its sessions. The executor adds these steps itself.
+    pub follow_ups: &'static [(TargetKind, ActionKind, ActionKind)],
 }
 
 impl Semantics {
@@ -161,6 +189,27 @@ pub enum ConnectorError {
     /// The connector's configuration is wrong.
     #[error("{0}")]
     Config(String),
+    /// The provider is busy or failing for now (HTTP 429 or 5xx): try again later.
+    #[error("{provider} is busy ({reason}); evict will retry")]
+    Throttled {
+        /// Provider name.
+        provider: &'static str,
+        /// The provider's words or status.
+        reason: String,
+        /// How long the provider asked to wait, when it said.
+        retry_after: Option<Duration>,
+    },
+}
+
+impl ConnectorError {
+    /// Whether trying again later may succeed (down, timeout, throttled); a refusal, a
+    /// missing permission or a missing target will not change by waiting.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Unreachable { .. } | ConnectorError::Throttled { .. }
+        )
+    }
 }
 
 /// One provider: discover, act, verify. Implementations live one per folder, behind one cargo
@@ -184,4 +233,15 @@ pub trait Provider {
     /// revoked, still live, or unverified with the reason — never revoked on a guess.
     async fn verify(&self, target: &Target, action: ActionKind)
     -> Result<Evidence, ConnectorError>;
+
+    /// The exact request `act` would send, for the dry run's diff and the journal (never a
+    /// secret).
+    fn describe(&self, target: &Target, action: ActionKind) -> String {
+        format!(
+            "{} {action} {} {}",
+            self.name(),
+            target.kind,
+            target.native_id
+        )
+    }
 }

@@ -107,6 +107,8 @@ vocabulary!(
         Done = "done",
         /// The provider refused or the call failed.
         Failed = "failed",
+        /// No connector can do it (none configured, or the provider cannot): a person must.
+        NeedsManual = "needs_manual",
     }
 );
 

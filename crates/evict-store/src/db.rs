@@ -60,6 +60,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0008_hunt_hits_created.sql"),
         include_str!("../migrations/postgres/0008_hunt_hits_created.sql"),
     ),
+    (
+        9,
+        "incident actions",
+        include_str!("../migrations/sqlite/0009_incident_actions.sql"),
+        include_str!("../migrations/postgres/0009_incident_actions.sql"),
+    ),
 ];
 
 /// Hands the embedded migrations of one backend to sqlx's migrator.

@@ -54,6 +54,16 @@ pub enum IncidentError {
         "incident '{0}' is closed; a closed incident does not change (open a new one for new findings)"
     )]
     Closed(String),
+    /// An in-flight action is no longer held by the process finishing it.
+    #[error(
+        "action {key} is no longer held by {holder}: another run took it over (its holder looked dead); the other run's result stands"
+    )]
+    TakenOver {
+        /// The action's idempotency key.
+        key: String,
+        /// Who thought it held it.
+        holder: String,
+    },
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -330,7 +340,7 @@ impl Store {
     /// Starts a change to an open incident: a write transaction that holds the next journal
     /// place from the start (so a concurrent change waits instead of being lost), with the
     /// incident as it stands. A closed incident is refused.
-    async fn begin_incident_change(
+    pub(crate) async fn begin_incident_change(
         &self,
         name: &str,
         what: &'static str,
@@ -364,7 +374,7 @@ impl Store {
 
     /// Ends a change begun with [`Store::begin_incident_change`]: the incident's last change,
     /// its journal entry (`kind`, `body`) and the commit. Returns the entry's number.
-    async fn finish_incident_change(
+    pub(crate) async fn finish_incident_change(
         &self,
         mut tx: sqlx::Transaction<'static, sqlx::Any>,
         reservation: journal::Reservation,

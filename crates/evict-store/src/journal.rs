@@ -165,6 +165,25 @@ impl Store {
         .map_err(query("read the journal"))?;
         rows.iter().map(entry_from_row).collect()
     }
+
+    /// Entries oldest first, optionally only those about `subject` and of a kind starting
+    /// with `kind` (`action.` gives every action entry).
+    pub async fn journal_entries(
+        &self,
+        subject: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<Vec<Entry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, at, kind, subject, body, prev_hash, hash FROM journal \
+             WHERE ($1 = '' OR subject = $1) AND ($2 = '' OR kind LIKE $2 || '%') ORDER BY seq",
+        )
+        .bind(subject.unwrap_or("").to_string())
+        .bind(kind.unwrap_or("").to_string())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(query("read the journal"))?;
+        rows.iter().map(entry_from_row).collect()
+    }
 }
 
 fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<Entry, StoreError> {

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, clippy::print_stdout, clippy::print_stderr)]
 
+mod actions;
 mod columns;
 mod db;
 mod error;
@@ -20,6 +21,7 @@ mod journal;
 mod scans;
 mod text;
 
+pub use actions::{ActionOutcome, NewAction, StoredAction, digest};
 pub use db::{Backend, Store};
 pub use error::StoreError;
 pub use home::EvictHome;

@@ -60,6 +60,7 @@ static SEMANTICS: Semantics = Semantics {
     irrevocable: &[],
     idempotent: true,
     not_found: NotFound::Error,
+    follow_ups: &[(ROLE, ActionKind::Disable, ActionKind::TerminateSessions)],
 };
 
 /// The PostgreSQL connector, connected as its administrator role.
@@ -419,6 +420,22 @@ impl Provider for Postgres {
                 action,
                 what: format!("{:?}", target.kind),
             }),
+        }
+    }
+
+    fn describe(&self, target: &Target, action: ActionKind) -> String {
+        let role = quote_ident(&target.native_id);
+        match (target.kind, action) {
+            (ROLE, ActionKind::Disable) => format!("ALTER ROLE {role} NOLOGIN"),
+            (ROLE, ActionKind::TerminateSessions) => {
+                format!("pg_terminate_backend(pid, 5000) for every backend of role {role}")
+            }
+            (ROLE, ActionKind::Delete) => format!("DROP ROLE {role}"),
+            (PASSWORD, ActionKind::Revoke) => format!("ALTER ROLE {role} PASSWORD NULL"),
+            (SESSION, ActionKind::TerminateSessions) => {
+                format!("pg_terminate_backend({}, 5000)", target.native_id)
+            }
+            (kind, action) => format!("unsupported: {action} on a {kind}"),
         }
     }
 

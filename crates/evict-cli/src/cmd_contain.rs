@@ -1,0 +1,1092 @@
+//! `evict incident contain` and `evict incident verify`: the plan carried out through the
+//! connectors, one durable action at a time, and each action's effect proven by the
+//! connector's own probe.
+//!
+//! Every action is a row in the store before anything is sent (planned → in flight → done,
+//! failed or needs manual), keyed by an idempotency key derived from what it does, and every
+//! move is a journal entry carrying the digest of the request and of the answer. A run killed
+//! at any moment is resumed by running the command again: an action left in flight by a
+//! process that no longer exists is sent again — connectors declare their acts idempotent, so
+//! the provider ends in the same state — and nothing done is sent twice.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, anyhow, bail};
+use evict_connectors::{Connector, ConnectorError, ConnectorsConfig, Limits, Provider, Target};
+use evict_connectors::{TargetKind, connector};
+use evict_incident::plan::{Plan, PlanStep};
+use evict_model::{ActionKind, ActionState, CredentialKind, EvidenceVerdict, Tier};
+use evict_store::{ActionOutcome, NewAction, ShowResult, Store, StoredAction, StoredEvidence};
+use jiff::Timestamp;
+use serde::Serialize;
+use tokio::sync::Mutex;
+
+use crate::args::{ContainTier, Format};
+use crate::{Context, Outcome, output};
+
+/// Attempts before a retryable failure counts as failed.
+const MAX_ATTEMPTS: i64 = 5;
+/// An in-flight action held by a process on another machine is taken over after this long.
+const FOREIGN_LEASE: Duration = Duration::from_secs(600);
+
+/// Where the connector configuration is (`--config`, else `$EVICT_HOME/connectors.toml`), and
+/// what it says; `None` when there is none and `required` is false.
+pub(crate) fn connectors_config(
+    given: Option<PathBuf>,
+    required: bool,
+) -> anyhow::Result<Option<(PathBuf, ConnectorsConfig)>> {
+    let path = given.unwrap_or_else(|| {
+        evict_store::EvictHome::from_env()
+            .dir()
+            .join("connectors.toml")
+    });
+    if !path.exists() {
+        if required {
+            bail!(
+                "{}: no connector configuration; write one (docs/specs/connector.md shows the \
+                 format) or pass --config FILE",
+                path.display()
+            );
+        }
+        return Ok(None);
+    }
+    let config = ConnectorsConfig::from_file(&path)?;
+    Ok(Some((path, config)))
+}
+
+/// One action the plan asks for, resolved to a provider's target (or the reason it cannot be).
+#[derive(Debug, Clone, Serialize)]
+struct Intended {
+    key: String,
+    step: i64,
+    tier: Tier,
+    artifact: String,
+    label: String,
+    provider: String,
+    target_kind: String,
+    native_id: String,
+    /// What the plan asked.
+    planned: ActionKind,
+    /// What the connector will do (differs when the provider has another word for it).
+    action: ActionKind,
+    after: Vec<String>,
+    request: String,
+    /// Why no connector can do it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manual: Option<String>,
+}
+
+fn action_key(provider: &str, kind: &str, native_id: &str, action: ActionKind) -> String {
+    let d = evict_store::digest(&format!("{provider}\n{kind}\n{native_id}\n{action}"));
+    format!("a_{}", &d[..24])
+}
+
+/// What a connector calls the plan's action on this kind of target: the same word, or the
+/// provider's way of doing it (a password cannot be set aside, only removed; a session is
+/// revoked by ending it).
+fn connector_action(
+    semantics: &evict_connectors::Semantics,
+    kind: TargetKind,
+    planned: ActionKind,
+) -> Option<ActionKind> {
+    if semantics.supports(kind, planned) {
+        return Some(planned);
+    }
+    let alternatives: &[ActionKind] = match (kind, planned) {
+        (TargetKind::Credential(CredentialKind::Session), ActionKind::Revoke) => {
+            &[ActionKind::TerminateSessions]
+        }
+        (TargetKind::Credential(CredentialKind::Password), ActionKind::Disable) => {
+            &[ActionKind::Revoke]
+        }
+        _ => &[],
+    };
+    alternatives
+        .iter()
+        .copied()
+        .find(|a| semantics.supports(kind, *a))
+}
+
+/// The provider's reference for a plan step's artifact, or why there is none.
+async fn target_of(store: &Store, step: &PlanStep) -> anyhow::Result<Result<Target, String>> {
+    let key = step.artifact.as_str();
+    if key.starts_with("i_") || key.starts_with("c_") {
+        return Ok(match store.show(key).await? {
+            Some(ShowResult::Identity { identity, .. }) => {
+                Ok(Target::identity(identity.external_id))
+            }
+            Some(ShowResult::Credential { credential, .. }) => {
+                let c = &credential.credential;
+                match &c.native_id {
+                    Some(native) => Ok(Target::credential(c.kind, native.clone())),
+                    None => Err(format!(
+                        "the provider's id of {} is not known; `evict sync {}` attaches it",
+                        c.external_key, step.provider
+                    )),
+                }
+            }
+            None => Err(format!("{key} is no longer in the inventory")),
+        });
+    }
+    let mut parts = key.splitn(3, ':');
+    let (_, what, reference) = (parts.next(), parts.next(), parts.next());
+    Ok(match (what, reference) {
+        (Some("identity"), Some(r)) => Ok(Target::identity(r)),
+        (Some("session" | "credential"), Some(r)) => match step.kind.parse::<CredentialKind>() {
+            Ok(kind) => Ok(Target::credential(kind, r)),
+            Err(_) => Err(format!("{key}: '{}' is not a credential kind", step.kind)),
+        },
+        (Some("change"), _) => Err(
+            "an attacker's change is reverted by hand (no connector reverts changes yet); \
+             attest it when done"
+                .into(),
+        ),
+        _ => Err(format!("{key}: not an artifact key a connector can act on")),
+    })
+}
+
+fn wanted(tier: Tier, choice: ContainTier) -> bool {
+    match choice {
+        ContainTier::Kill => tier == Tier::Kill,
+        ContainTier::Rotate => tier == Tier::Rotate,
+        ContainTier::All => tier != Tier::Validate,
+    }
+}
+
+/// The plan's steps as connector actions, with the follow-ups connectors declare.
+async fn intended_actions(
+    store: &Store,
+    plan: &Plan,
+    choice: ContainTier,
+    connectors: &BTreeMap<String, Connector>,
+    configured: bool,
+) -> anyhow::Result<Vec<Intended>> {
+    let mut out: Vec<Intended> = Vec::new();
+    let mut key_of_step: BTreeMap<u32, String> = BTreeMap::new();
+    for step in plan.steps.iter().filter(|s| wanted(s.tier, choice)) {
+        if step.action == ActionKind::Examine {
+            continue;
+        }
+        let order = i64::from(step.order) * 10;
+        let resolved = target_of(store, step).await?;
+        let (target_kind, native_id) = match &resolved {
+            Ok(t) => (t.kind.to_string(), t.native_id.clone()),
+            Err(_) => (step.kind.clone(), step.artifact.clone()),
+        };
+        let after = step
+            .after
+            .iter()
+            .filter_map(|o| key_of_step.get(o))
+            .map(|k| format!("verified:{k}"))
+            .collect();
+        let mut intended = Intended {
+            key: String::new(),
+            step: order,
+            tier: step.tier,
+            artifact: step.artifact.clone(),
+            label: step.label.clone(),
+            provider: step.provider.clone(),
+            target_kind,
+            native_id,
+            planned: step.action,
+            action: step.action,
+            after,
+            request: String::new(),
+            manual: None,
+        };
+        let connector = connectors.get(&step.provider);
+        match (&resolved, connector) {
+            (Err(why), _) => intended.manual = Some(why.clone()),
+            (Ok(_), None) => {
+                intended.manual = Some(
+                    if !connector::built_in().contains(&step.provider.as_str()) {
+                        format!(
+                            "evict has no connector for {} yet: do it by hand, then attest it",
+                            step.provider
+                        )
+                    } else if configured {
+                        format!(
+                            "no [{}] table in the connector configuration",
+                            step.provider
+                        )
+                    } else {
+                        "no connector configuration ($EVICT_HOME/connectors.toml or --config)"
+                            .into()
+                    },
+                )
+            }
+            (Ok(target), Some(c)) => {
+                match connector_action(c.semantics(), target.kind, step.action) {
+                    Some(action) => {
+                        intended.action = action;
+                        intended.request = c.describe(target, action);
+                    }
+                    None => {
+                        intended.manual = Some(format!(
+                            "{} cannot {} a {}",
+                            step.provider, step.action, target.kind
+                        ))
+                    }
+                }
+            }
+        }
+        if let Some(why) = &intended.manual {
+            intended.request = format!("by hand: {why}");
+        }
+        intended.key = action_key(
+            &intended.provider,
+            &intended.target_kind,
+            &intended.native_id,
+            intended.action,
+        );
+        key_of_step.insert(step.order, intended.key.clone());
+        let follow_ups: Vec<ActionKind> = match (&resolved, connector, &intended.manual) {
+            (Ok(target), Some(c), None) => c
+                .semantics()
+                .follow_ups
+                .iter()
+                .filter(|(k, a, _)| *k == target.kind && *a == intended.action)
+                .map(|(_, _, then)| *then)
+                .collect(),
+            _ => Vec::new(),
+        };
+        let main_key = intended.key.clone();
+        out.push(intended.clone());
+        for (n, then) in follow_ups.into_iter().enumerate() {
+            let target = resolved.as_ref().ok().cloned();
+            let (Some(target), Some(c)) = (target, connector) else {
+                continue;
+            };
+            out.push(Intended {
+                key: action_key(
+                    &intended.provider,
+                    &intended.target_kind,
+                    &intended.native_id,
+                    then,
+                ),
+                step: order + 1 + n as i64,
+                action: then,
+                planned: then,
+                after: vec![format!("done:{main_key}")],
+                request: c.describe(&target, then),
+                ..intended.clone()
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// This process, as an in-flight action's holder: host, pid and the process's start time, so
+/// a later run on this host can tell whether the holder still runs (a reused pid has another
+/// start time).
+fn this_holder() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown-host".into());
+    let pid = std::process::id();
+    format!("{host}/{pid}/{}", start_time(pid).unwrap_or_default())
+}
+
+fn start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: count fields after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19).map(str::to_string)
+}
+
+/// Whether the holder of an in-flight action is gone: `Some(true)` when it ran on this host
+/// and no longer does, `Some(false)` when it still runs here, `None` for another host.
+fn holder_gone(holder: &str) -> Option<bool> {
+    let mine = this_holder();
+    let host = mine.split('/').next()?;
+    let mut parts = holder.split('/');
+    let (h, pid, started) = (parts.next()?, parts.next()?, parts.next()?);
+    if h != host {
+        return None;
+    }
+    let pid: u32 = pid.parse().ok()?;
+    Some(start_time(pid).as_deref() != Some(started))
+}
+
+/// A token bucket: at most `rate` requests a second, `burst` at once.
+struct Bucket {
+    rate: f64,
+    burst: f64,
+    state: Mutex<(f64, tokio::time::Instant)>,
+}
+
+impl Bucket {
+    fn new(limits: Limits) -> Bucket {
+        let burst = (limits.concurrency as f64).max(1.0);
+        Bucket {
+            rate: limits.requests_per_second,
+            burst,
+            state: Mutex::new((1.0, tokio::time::Instant::now())),
+        }
+    }
+
+    async fn take(&self) {
+        loop {
+            let wait = {
+                let mut s = self.state.lock().await;
+                let now = tokio::time::Instant::now();
+                let refill = now.duration_since(s.1).as_secs_f64() * self.rate;
+                s.0 = (s.0 + refill).min(self.burst);
+                s.1 = now;
+                if s.0 >= 1.0 {
+                    s.0 -= 1.0;
+                    return;
+                }
+                Duration::from_secs_f64((1.0 - s.0) / self.rate)
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+/// The wait before attempt `attempts + 1`: exponential from 200 ms, at most 30 s, jittered
+/// by ±50 %, or what the provider asked.
+fn backoff(attempts: i64, asked: Option<Duration>) -> Duration {
+    if let Some(asked) = asked {
+        return asked.min(Duration::from_secs(300));
+    }
+    let base = 0.2 * 2f64.powi(attempts.clamp(1, 8) as i32 - 1);
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    let jitter = 0.5 + f64::from(byte[0]) / 255.0;
+    Duration::from_secs_f64((base * jitter).min(30.0))
+}
+
+fn outcome_of(
+    result: Result<evict_connectors::Acted, ConnectorError>,
+    attempts: i64,
+) -> ActionOutcome {
+    match result {
+        Ok(acted) => ActionOutcome::Done {
+            changed: acted.changed,
+            detail: acted.detail,
+        },
+        Err(e) if e.retryable() && attempts < MAX_ATTEMPTS => {
+            let asked = match &e {
+                ConnectorError::Throttled { retry_after, .. } => *retry_after,
+                _ => None,
+            };
+            let wait = backoff(attempts, asked);
+            ActionOutcome::RetryAfter {
+                reason: e.to_string(),
+                at: Timestamp::now() + wait,
+            }
+        }
+        Err(e) if e.retryable() => ActionOutcome::Failed {
+            reason: format!("gave up after {attempts} attempts: {e}"),
+        },
+        Err(e @ ConnectorError::Unsupported { .. }) => ActionOutcome::NeedsManual {
+            reason: e.to_string(),
+        },
+        Err(e) => ActionOutcome::Failed {
+            reason: e.to_string(),
+        },
+    }
+}
+
+fn target_of_action(a: &StoredAction) -> Option<Target> {
+    Some(Target {
+        kind: TargetKind::from_text(&a.target_kind)?,
+        native_id: a.native_id.clone(),
+    })
+}
+
+/// Keys of planned actions that may not run yet: a dependency not done (follow-ups) or not
+/// verified (deletions after a disable).
+fn blocked(actions: &[StoredAction], verified: &BTreeSet<String>) -> BTreeSet<String> {
+    let by_key: BTreeMap<&str, &StoredAction> =
+        actions.iter().map(|a| (a.key.as_str(), a)).collect();
+    actions
+        .iter()
+        .filter(|a| a.state == ActionState::Planned)
+        .filter(|a| {
+            a.after.iter().any(|dep| {
+                let (need, key) = dep.split_once(':').unwrap_or(("verified", dep));
+                match by_key.get(key) {
+                    None => true,
+                    Some(d) if d.state != ActionState::Done => true,
+                    Some(d) => need == "verified" && !verified.contains(&d.artifact),
+                }
+            })
+        })
+        .map(|a| a.key.clone())
+        .collect()
+}
+
+/// Artifacts whose latest evidence is verified.
+async fn verified_artifacts(store: &Store, name: &str) -> anyhow::Result<BTreeSet<String>> {
+    let mut latest: BTreeMap<String, EvidenceVerdict> = BTreeMap::new();
+    for e in store.evidence_of(name).await? {
+        latest.insert(e.artifact, e.verdict);
+    }
+    Ok(latest
+        .into_iter()
+        .filter(|(_, v)| *v == EvidenceVerdict::VerifiedRevoked)
+        .map(|(a, _)| a)
+        .collect())
+}
+
+/// Runs every claimable action of one provider with `limits`, until none is left.
+async fn drain(
+    store: Arc<Store>,
+    name: Arc<str>,
+    provider: String,
+    connector: Option<Arc<Connector>>,
+    limits: Limits,
+    holder: Arc<str>,
+    skip: Arc<BTreeSet<String>>,
+    progress: Arc<Progress>,
+) -> anyhow::Result<()> {
+    let bucket = Arc::new(Bucket::new(limits));
+    let workers = if connector.is_some() {
+        limits.concurrency
+    } else {
+        1
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let (store, name, provider, connector, holder, skip, bucket, progress) = (
+            store.clone(),
+            name.clone(),
+            provider.clone(),
+            connector.clone(),
+            holder.clone(),
+            skip.clone(),
+            bucket.clone(),
+            progress.clone(),
+        );
+        tasks.spawn(async move {
+            loop {
+                let claimed = store
+                    .claim_action(&name, &provider, &holder, &skip, Timestamp::now())
+                    .await?;
+                let Some(action) = claimed else {
+                    // Retries waiting out their backoff are this provider's too.
+                    let pending = store
+                        .actions_of(&name)
+                        .await?
+                        .into_iter()
+                        .filter(|a| {
+                            a.provider == provider
+                                && a.state == ActionState::Planned
+                                && !skip.contains(&a.key)
+                        })
+                        .filter_map(|a| a.not_before)
+                        .min();
+                    match pending {
+                        Some(at) => {
+                            let wait = at.duration_since(Timestamp::now());
+                            let wait = Duration::try_from(wait).unwrap_or_default();
+                            tokio::time::sleep(wait.max(Duration::from_millis(20))).await;
+                            continue;
+                        }
+                        None => return Ok::<_, anyhow::Error>(()),
+                    }
+                };
+                let outcome = match (&connector, target_of_action(&action)) {
+                    (Some(c), Some(target)) => {
+                        bucket.take().await;
+                        let sent = tokio::time::timeout(
+                            Duration::from_secs(60),
+                            c.act(&target, action.action),
+                        )
+                        .await
+                        .unwrap_or_else(|_| {
+                            Err(ConnectorError::Unreachable {
+                                provider: c.name(),
+                                reason: "no answer within 60 s".into(),
+                            })
+                        });
+                        outcome_of(sent, action.attempts)
+                    }
+                    _ => ActionOutcome::NeedsManual {
+                        reason: action
+                            .request
+                            .strip_prefix("by hand: ")
+                            .unwrap_or(&action.request)
+                            .to_string(),
+                    },
+                };
+                store
+                    .finish_action(&name, &action.key, &holder, &outcome, Timestamp::now())
+                    .await?;
+                progress.tick(&outcome);
+            }
+        });
+    }
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.map_err(|e| anyhow!("an executor task failed: {e}"));
+        if let Err(e) = result.and_then(|r| r) {
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Counts for the progress line.
+struct Progress {
+    quiet: bool,
+    total: usize,
+    finished: std::sync::atomic::AtomicUsize,
+}
+
+impl Progress {
+    fn tick(&self, outcome: &ActionOutcome) {
+        if matches!(outcome, ActionOutcome::RetryAfter { .. }) {
+            return;
+        }
+        let n = self
+            .finished
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        if !self.quiet && (n % 100 == 0 || n == self.total) {
+            output::note(self.quiet, &format!("{n}/{} actions finished", self.total));
+        }
+    }
+}
+
+/// Connectors for the providers `providers`, from the configuration.
+async fn connect(
+    config: Option<&ConnectorsConfig>,
+    providers: &BTreeSet<String>,
+) -> anyhow::Result<BTreeMap<String, Connector>> {
+    let mut out = BTreeMap::new();
+    let Some(config) = config else {
+        return Ok(out);
+    };
+    for p in providers {
+        if let Some(c) = Connector::from_config(config, p)
+            .await
+            .with_context(|| format!("connecting to {p}"))?
+        {
+            out.insert(p.clone(), c);
+        }
+    }
+    Ok(out)
+}
+
+async fn close_all(connectors: BTreeMap<String, Connector>) {
+    for c in connectors.values() {
+        c.close().await;
+    }
+}
+
+#[derive(Serialize)]
+struct ContainReport<'a> {
+    incident: &'a str,
+    plan_version: i64,
+    execute: bool,
+    counts: BTreeMap<&'static str, usize>,
+    actions: Vec<ActionLine>,
+}
+
+#[derive(Serialize)]
+struct ActionLine {
+    key: String,
+    step: i64,
+    tier: String,
+    provider: String,
+    action: ActionKind,
+    target_kind: String,
+    target: String,
+    artifact: String,
+    state: ActionState,
+    attempts: i64,
+    request: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    result: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiting_for: Option<String>,
+}
+
+/// `evict incident contain NAME [--execute] [--tier …]`.
+pub async fn contain(
+    ctx: &Context,
+    name: &str,
+    execute: bool,
+    tier: ContainTier,
+    config: Option<PathBuf>,
+) -> anyhow::Result<Outcome> {
+    let config = connectors_config(config, false)?;
+    let store = Arc::new(crate::open_store().await?);
+    let result = contain_with(ctx, &store, name, execute, tier, config.as_ref()).await;
+    store.close().await;
+    result
+}
+
+async fn contain_with(
+    ctx: &Context,
+    store: &Arc<Store>,
+    name: &str,
+    execute: bool,
+    tier: ContainTier,
+    config: Option<&(PathBuf, ConnectorsConfig)>,
+) -> anyhow::Result<Outcome> {
+    let (version, plan) = crate::cmd_incident::latest_plan(store, name).await?;
+    let providers: BTreeSet<String> = plan
+        .steps
+        .iter()
+        .filter(|s| wanted(s.tier, tier) && s.action != ActionKind::Examine)
+        .map(|s| s.provider.clone())
+        .collect();
+    let connectors = connect(config.map(|(_, c)| c), &providers).await?;
+    let intended = intended_actions(store, &plan, tier, &connectors, config.is_some()).await;
+    let intended = match intended {
+        Ok(i) => i,
+        Err(e) => {
+            close_all(connectors).await;
+            return Err(e);
+        }
+    };
+    if !execute {
+        close_all(connectors).await;
+        let existing: BTreeMap<String, StoredAction> = store
+            .actions_of(name)
+            .await?
+            .into_iter()
+            .map(|a| (a.key.clone(), a))
+            .collect();
+        let lines: Vec<ActionLine> = intended
+            .iter()
+            .map(|i| {
+                let stored = existing.get(&i.key);
+                ActionLine {
+                    key: i.key.clone(),
+                    step: i.step,
+                    tier: i.tier.to_string(),
+                    provider: i.provider.clone(),
+                    action: i.action,
+                    target_kind: i.target_kind.clone(),
+                    target: i.native_id.clone(),
+                    artifact: i.artifact.clone(),
+                    state: stored.map_or(
+                        if i.manual.is_some() {
+                            ActionState::NeedsManual
+                        } else {
+                            ActionState::Planned
+                        },
+                        |s| s.state,
+                    ),
+                    attempts: stored.map_or(0, |s| s.attempts),
+                    request: i.request.clone(),
+                    result: stored.and_then(|s| s.result.clone()),
+                    waiting_for: None,
+                }
+            })
+            .collect();
+        return print_contain(ctx, name, version, false, lines);
+    }
+
+    let new_actions: Vec<NewAction> = intended
+        .iter()
+        .map(|i| NewAction {
+            key: i.key.clone(),
+            step: i.step,
+            plan_version: version,
+            tier: i.tier.to_string(),
+            artifact: i.artifact.clone(),
+            provider: i.provider.clone(),
+            target_kind: i.target_kind.clone(),
+            native_id: i.native_id.clone(),
+            action: i.action,
+            after: i.after.clone(),
+            request: i.request.clone(),
+        })
+        .collect();
+    let now = Timestamp::now();
+    store.add_actions(name, &new_actions, now).await?;
+    let wanted_keys: BTreeSet<&str> = intended.iter().map(|i| i.key.as_str()).collect();
+
+    // Take up what earlier runs left: work of a holder that is gone, failures worth another
+    // try, and manual work a connector configured since can now do.
+    let holder: Arc<str> = this_holder().into();
+    for a in store.actions_of(name).await? {
+        if !wanted_keys.contains(a.key.as_str()) {
+            continue;
+        }
+        let reopen = match a.state {
+            ActionState::InFlight => {
+                let held = a.claimed_by.as_deref().unwrap_or_default();
+                let stale = a.claimed_at.is_some_and(|t| {
+                    Duration::try_from(now.duration_since(t)).unwrap_or_default() > FOREIGN_LEASE
+                });
+                match holder_gone(held) {
+                    Some(true) => Some(format!("its holder {held} is gone; sending it again")),
+                    None if stale => Some(format!(
+                        "its holder {held} on another host has held it past the lease"
+                    )),
+                    _ => None,
+                }
+            }
+            ActionState::Failed => Some("failed in an earlier run; trying again".into()),
+            ActionState::NeedsManual if connectors.contains_key(&a.provider) => {
+                Some("a connector is configured now".into())
+            }
+            _ => None,
+        };
+        if let Some(why) = reopen {
+            store
+                .reopen_action(name, &a.key, a.state, a.claimed_by.as_deref(), &why, now)
+                .await?;
+        }
+    }
+
+    let limits_of = |p: &str| config.map(|(_, c)| c.limits_of(p)).unwrap_or_default();
+    let connectors: BTreeMap<String, Arc<Connector>> = connectors
+        .into_iter()
+        .map(|(k, v)| (k, Arc::new(v)))
+        .collect();
+    let name_arc: Arc<str> = name.into();
+    let total = intended.len();
+    let progress = Arc::new(Progress {
+        quiet: ctx.quiet || ctx.format == Format::Json,
+        total,
+        finished: Default::default(),
+    });
+    // Rounds: a round runs everything not blocked; what it finishes may unblock follow-ups.
+    let mut last_blocked: Option<BTreeSet<String>> = None;
+    let verified = verified_artifacts(store, name).await?;
+    let result = loop {
+        let actions: Vec<StoredAction> = store
+            .actions_of(name)
+            .await?
+            .into_iter()
+            .filter(|a| wanted_keys.contains(a.key.as_str()))
+            .collect();
+        let skip = blocked(&actions, &verified);
+        if last_blocked.as_ref() == Some(&skip) {
+            break Ok(());
+        }
+        let runnable = actions
+            .iter()
+            .any(|a| a.state == ActionState::Planned && !skip.contains(&a.key));
+        last_blocked = Some(skip.clone());
+        if !runnable {
+            break Ok(());
+        }
+        let skip = Arc::new(skip);
+        let mut providers = tokio::task::JoinSet::new();
+        let names: BTreeSet<String> = actions.iter().map(|a| a.provider.clone()).collect();
+        for p in names {
+            providers.spawn(drain(
+                store.clone(),
+                name_arc.clone(),
+                p.clone(),
+                connectors.get(&p).cloned(),
+                limits_of(&p),
+                holder.clone(),
+                skip.clone(),
+                progress.clone(),
+            ));
+        }
+        let mut failed = None;
+        while let Some(joined) = providers.join_next().await {
+            let r = joined.map_err(|e| anyhow!("an executor task failed: {e}"));
+            if let Err(e) = r.and_then(|r| r) {
+                failed.get_or_insert(e);
+            }
+        }
+        if let Some(e) = failed {
+            break Err(e);
+        }
+    };
+    for c in connectors.values() {
+        c.close().await;
+    }
+    result?;
+
+    let actions: Vec<StoredAction> = store
+        .actions_of(name)
+        .await?
+        .into_iter()
+        .filter(|a| wanted_keys.contains(a.key.as_str()))
+        .collect();
+    let skip = blocked(&actions, &verified);
+    let lines = actions
+        .into_iter()
+        .map(|a| {
+            let waiting_for = skip.contains(&a.key).then(|| {
+                if a.after.iter().any(|d| d.starts_with("verified:")) {
+                    format!("verification of what comes first: run `evict incident verify {name}`, then contain again")
+                } else {
+                    "the action before it".to_string()
+                }
+            });
+            ActionLine {
+                key: a.key,
+                step: a.step,
+                tier: a.tier,
+                provider: a.provider,
+                action: a.action,
+                target_kind: a.target_kind,
+                target: a.native_id,
+                artifact: a.artifact,
+                state: a.state,
+                attempts: a.attempts,
+                request: a.request,
+                result: a.result,
+                waiting_for,
+            }
+        })
+        .collect();
+    print_contain(ctx, name, version, true, lines)
+}
+
+fn print_contain(
+    ctx: &Context,
+    name: &str,
+    version: i64,
+    execute: bool,
+    lines: Vec<ActionLine>,
+) -> anyhow::Result<Outcome> {
+    let mut counts: BTreeMap<&'static str, usize> = BTreeMap::new();
+    for l in &lines {
+        *counts.entry(l.state.as_str()).or_default() += 1;
+    }
+    let unfinished = lines.iter().any(|l| l.state != ActionState::Done);
+    match ctx.format {
+        Format::Json => output::json(&ContainReport {
+            incident: name,
+            plan_version: version,
+            execute,
+            counts,
+            actions: lines,
+        })?,
+        _ => {
+            if execute {
+                output::line(&format!(
+                    "containment of '{name}' (plan version {version}): {}",
+                    counts
+                        .iter()
+                        .map(|(s, n)| format!("{n} {s}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            } else {
+                output::line(&format!(
+                    "dry run: containment of '{name}' (plan version {version}) would send {} requests; nothing was sent. Run again with --execute.",
+                    lines
+                        .iter()
+                        .filter(|l| l.state == ActionState::Planned)
+                        .count()
+                ));
+            }
+            let mut table = output::table(&[
+                "step",
+                "tier",
+                "provider",
+                "action",
+                "target",
+                "state",
+                "request / result",
+            ]);
+            for l in &lines {
+                let said = match (&l.result, &l.waiting_for) {
+                    (_, Some(w)) => format!("{} — waiting for {w}", l.request),
+                    (Some(r), None) if l.state != ActionState::Done || r != &l.request => {
+                        format!("{} — {r}", l.request)
+                    }
+                    _ => l.request.clone(),
+                };
+                table.add_row(vec![
+                    format!("{}", l.step / 10),
+                    l.tier.clone(),
+                    l.provider.clone(),
+                    l.action.to_string(),
+                    format!("{} {}", l.target_kind, l.target),
+                    l.state.to_string(),
+                    said,
+                ]);
+            }
+            output::print_table(&table);
+        }
+    }
+    Ok(if execute && unfinished {
+        Outcome::Attention
+    } else {
+        Outcome::Ok
+    })
+}
+
+#[derive(Serialize)]
+struct VerifyLine {
+    artifact: String,
+    provider: String,
+    action: ActionKind,
+    target: String,
+    verdict: Option<EvidenceVerdict>,
+    detail: String,
+}
+
+/// `evict incident verify NAME`: every done action's probe, after its provider's declared
+/// delay, recorded as evidence the closure gate reads.
+pub async fn verify(ctx: &Context, name: &str, config: Option<PathBuf>) -> anyhow::Result<Outcome> {
+    let config = connectors_config(config, true)?;
+    let store = crate::open_store().await?;
+    let result = verify_with(
+        ctx,
+        &store,
+        name,
+        config.as_ref().map(|(p, c)| (p.as_path(), c)),
+    )
+    .await;
+    store.close().await;
+    result
+}
+
+async fn verify_with(
+    ctx: &Context,
+    store: &Store,
+    name: &str,
+    config: Option<(&Path, &ConnectorsConfig)>,
+) -> anyhow::Result<Outcome> {
+    if store.incident(name).await?.is_none() {
+        return Err(evict_store::IncidentError::NotFound(name.to_string()).into());
+    }
+    let actions = store.actions_of(name).await?;
+    if actions.is_empty() {
+        bail!(
+            "incident '{name}' has no actions yet; run `evict incident contain {name} --execute` first"
+        );
+    }
+    // One probe per artifact: its latest done action that is not a follow-up (the disable
+    // probe already looks for the sessions its follow-up ends).
+    let mut latest: BTreeMap<&str, &StoredAction> = BTreeMap::new();
+    let mut not_done = Vec::new();
+    for a in &actions {
+        if a.after.iter().any(|d| d.starts_with("done:")) {
+            continue;
+        }
+        if a.state != ActionState::Done {
+            not_done.push(a);
+            continue;
+        }
+        let slot = latest.entry(a.artifact.as_str()).or_insert(a);
+        if a.step >= slot.step {
+            *slot = a;
+        }
+    }
+    let providers: BTreeSet<String> = latest.values().map(|a| a.provider.clone()).collect();
+    let connectors = connect(config.map(|(_, c)| c), &providers).await?;
+    let mut lines = Vec::new();
+    let result = async {
+        for a in latest.values() {
+            let Some(c) = connectors.get(&a.provider) else {
+                lines.push(VerifyLine {
+                    artifact: a.artifact.clone(),
+                    provider: a.provider.clone(),
+                    action: a.action,
+                    target: a.native_id.clone(),
+                    verdict: None,
+                    detail: format!("no [{}] connector configured to probe with", a.provider),
+                });
+                continue;
+            };
+            let Some(target) = target_of_action(a) else {
+                continue;
+            };
+            let ready = a.updated_at + c.semantics().propagation_delay;
+            let wait =
+                Duration::try_from(ready.duration_since(Timestamp::now())).unwrap_or_default();
+            if !wait.is_zero() {
+                output::note(
+                    ctx.quiet || ctx.format == Format::Json,
+                    &format!(
+                        "waiting {wait:?} for {}'s declared propagation delay",
+                        a.provider
+                    ),
+                );
+                tokio::time::sleep(wait).await;
+            }
+            let (verdict, detail) = match c.verify(&target, a.action).await {
+                Ok(e) => (e.verdict, e.detail),
+                Err(e) => (
+                    EvidenceVerdict::Unverified,
+                    format!("the probe failed: {e}"),
+                ),
+            };
+            let evidence = StoredEvidence {
+                artifact: a.artifact.clone(),
+                verdict,
+                by: format!("probe:{}", a.provider),
+                detail: format!("{} {}: {detail}", a.action, a.native_id),
+                at: Timestamp::now(),
+                journal: 0,
+            };
+            store
+                .record_evidence(name, &evidence, Timestamp::now())
+                .await?;
+            lines.push(VerifyLine {
+                artifact: a.artifact.clone(),
+                provider: a.provider.clone(),
+                action: a.action,
+                target: a.native_id.clone(),
+                verdict: Some(verdict),
+                detail,
+            });
+        }
+        Ok::<_, anyhow::Error>(())
+    }
+    .await;
+    close_all(connectors).await;
+    result?;
+    let all_verified = not_done.is_empty()
+        && lines
+            .iter()
+            .all(|l| l.verdict == Some(EvidenceVerdict::VerifiedRevoked));
+    match ctx.format {
+        Format::Json => output::json(&serde_json::json!({
+            "incident": name,
+            "probed": lines,
+            "not_done": not_done.iter().map(|a| serde_json::json!({
+                "key": a.key, "artifact": a.artifact, "action": a.action, "state": a.state,
+            })).collect::<Vec<_>>(),
+        }))?,
+        _ => {
+            let verified = lines
+                .iter()
+                .filter(|l| l.verdict == Some(EvidenceVerdict::VerifiedRevoked))
+                .count();
+            output::line(&format!(
+                "verification of '{name}': {verified} of {} probed artifacts verified revoked; {} actions not done",
+                lines.len(),
+                not_done.len()
+            ));
+            let mut table = output::table(&[
+                "artifact",
+                "provider",
+                "action",
+                "target",
+                "verdict",
+                "what the probe saw",
+            ]);
+            for l in &lines {
+                table.add_row(vec![
+                    l.artifact.clone(),
+                    l.provider.clone(),
+                    l.action.to_string(),
+                    l.target.clone(),
+                    l.verdict.map_or("not probed".into(), |v| v.to_string()),
+                    l.detail.clone(),
+                ]);
+            }
+            output::print_table(&table);
+            let _ = ctx.now;
+        }
+    }
+    Ok(if all_verified {
+        Outcome::Ok
+    } else {
+        Outcome::Attention
+    })
+}
