@@ -466,6 +466,11 @@ async fn drain(
         );
         tasks.spawn(async move {
             loop {
+                // The token is taken before the claim, so an action is in flight only while
+                // its request is: a run killed while waiting leaves nothing to send again.
+                if connector.is_some() {
+                    bucket.take().await;
+                }
                 let claimed = store
                     .claim_action(&name, &provider, &holder, &skip, Timestamp::now())
                     .await?;
@@ -494,7 +499,6 @@ async fn drain(
                 };
                 let outcome = match (&connector, target_of_action(&action)) {
                     (Some(c), Some(target)) => {
-                        bucket.take().await;
                         let sent = tokio::time::timeout(
                             Duration::from_secs(60),
                             c.act(&target, action.action),

@@ -486,34 +486,9 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
 
 /// PostgreSQL for the store checks: mandatory under CI=true, skipped with a notice elsewhere.
 fn postgres_database(name: &str) -> Option<String> {
-    let admin = std::env::var("EVICT_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let create = Process::new("psql")
-        .args([
-            admin.as_str(),
-            "-q",
-            "-c",
-            &format!("DROP DATABASE IF EXISTS {name}"),
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
-        .output();
-    match create {
-        Ok(out) if out.status.success() => {
-            Some(format!("{}/{name}", admin.rsplit_once('/').unwrap().0))
-        }
-        other => {
-            let why = match other {
-                Ok(out) => String::from_utf8_lossy(&out.stderr).into_owned(),
-                Err(e) => e.to_string(),
-            };
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("PostgreSQL is required under CI=true but {admin} is unusable: {why}");
-            }
-            eprintln!("notice: skipping the PostgreSQL half of this test: {why}");
-            None
-        }
-    }
+    evict_testkit::postgres::fresh_database(name)
+        .map_err(|why| evict_testkit::servers::missing("PostgreSQL", why))
+        .ok()
 }
 
 #[test]

@@ -14,6 +14,31 @@ pub fn url_as(url: &str, user: &str, password: &str) -> String {
     format!("postgres://{user}:{password}@{host}")
 }
 
+/// A new, empty database `name` on the test server (dropped first if it exists), made with
+/// `psql`; returns its URL, or why it could not be made (for `servers::missing`).
+pub fn fresh_database(name: &str) -> Result<String, String> {
+    let admin = admin_url();
+    let made = std::process::Command::new("psql")
+        .args([
+            admin.as_str(),
+            "-q",
+            "-c",
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ])
+        .output()
+        .map_err(|e| format!("cannot run psql: {e}"))?;
+    if !made.status.success() {
+        return Err(format!(
+            "{admin}: {}",
+            String::from_utf8_lossy(&made.stderr).trim()
+        ));
+    }
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
