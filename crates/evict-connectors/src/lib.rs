@@ -15,7 +15,10 @@ pub mod provider;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
-pub use config::{ConnectorsConfig, PostgresConfig, SecretRef};
+#[cfg(feature = "ssf")]
+pub mod ssf;
+
+pub use config::{ConnectorsConfig, PostgresConfig, SecretRef, SsfConfig, SsfReceiverConfig};
 pub use provider::{
     Acted, Cascade, ConnectorError, Discovery, NotFound, Provider, Semantics, Target, TargetKind,
 };
