@@ -28,6 +28,8 @@ use crate::provider::ConnectorError;
 pub struct ConnectorsConfig {
     /// The PostgreSQL connector.
     pub postgres: Option<PostgresConfig>,
+    /// The Shared Signals transmitter.
+    pub ssf: Option<SsfConfig>,
     /// How hard the containment executor may press each provider, by provider name.
     #[serde(default)]
     pub limits: std::collections::BTreeMap<String, Limits>,
@@ -78,6 +80,55 @@ impl ConnectorsConfig {
 pub struct PostgresConfig {
     /// Where the administrator's `postgres://` URL is read from.
     pub url: SecretRef,
+}
+
+/// The Shared Signals transmitter's settings: who Evict is to receivers, the key it signs
+/// Security Event Tokens with, and where each receiver takes them.
+///
+/// ```toml
+/// [ssf]
+/// issuer = "https://evict.example.com"
+/// # An Ed25519 private key, PKCS#8 PEM (`openssl genpkey -algorithm ed25519`).
+/// signing_key = { file = "/run/secrets/evict-ssf-signing-key.pem" }
+/// key_id = "evict-ssf-1"
+///
+/// [[ssf.receivers]]
+/// name = "payments"
+/// url = "https://payments.example.com/ssf/events"
+/// audience = "payments"
+/// # Optional: sent as `Authorization: Bearer …` with every SET.
+/// authorization = { env = "EVICT_SSF_PAYMENTS_TOKEN" }
+/// ```
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsfConfig {
+    /// The `iss` of every SET; receivers check it.
+    pub issuer: String,
+    /// Where the Ed25519 private key (PKCS#8 PEM) is read from.
+    pub signing_key: SecretRef,
+    /// The `kid` receivers find the public key by.
+    pub key_id: String,
+    /// Every receiver; each gets every event.
+    #[serde(default)]
+    pub receivers: Vec<SsfReceiverConfig>,
+    /// Attempts per receiver and SET (default 5).
+    pub max_attempts: Option<u32>,
+    /// Timeout of one attempt in seconds (default 10).
+    pub timeout_seconds: Option<u64>,
+}
+
+/// One Shared Signals receiver.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SsfReceiverConfig {
+    /// A name for reports.
+    pub name: String,
+    /// Its RFC 8935 push endpoint (https).
+    pub url: String,
+    /// The `aud` its SETs carry.
+    pub audience: String,
+    /// Where its bearer token (or whole `Authorization` value) is read from, if it wants one.
+    pub authorization: Option<SecretRef>,
 }
 
 /// Where a secret is read from: an environment variable (or, when it is unset, the file its
@@ -148,7 +199,60 @@ impl ConnectorsConfig {
                 )));
             }
         }
+        if let Some(ssf) = &config.ssf {
+            ssf.check(origin)?;
+        }
         Ok(config)
+    }
+}
+
+impl SsfConfig {
+    fn check(&self, origin: &str) -> Result<(), ConnectorError> {
+        let wrong = |what: String| Err(ConnectorError::Config(format!("{origin}: {what}")));
+        self.signing_key.check(origin, "ssf.signing_key")?;
+        if self.issuer.trim().is_empty() {
+            return wrong("ssf.issuer is empty: it is the iss receivers check".into());
+        }
+        if self.key_id.trim().is_empty() {
+            return wrong("ssf.key_id is empty: receivers find the public key by it".into());
+        }
+        if self.max_attempts == Some(0) {
+            return wrong("ssf.max_attempts is 0: at least one attempt is made".into());
+        }
+        if self.timeout_seconds == Some(0) {
+            return wrong("ssf.timeout_seconds is 0".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for receiver in &self.receivers {
+            let name = receiver.name.trim();
+            if name.is_empty() {
+                return wrong("an [[ssf.receivers]] entry has an empty name".into());
+            }
+            if !names.insert(name) {
+                return wrong(format!("two [[ssf.receivers]] are named '{name}'"));
+            }
+            if receiver.audience.trim().is_empty() {
+                return wrong(format!("ssf receiver '{name}' has an empty audience"));
+            }
+            let Some((scheme, rest)) = receiver.url.split_once("://") else {
+                return wrong(format!("ssf receiver '{name}': url is not an http(s) URL"));
+            };
+            if !matches!(scheme, "https" | "http") {
+                return wrong(format!("ssf receiver '{name}': url is not an http(s) URL"));
+            }
+            // Userinfo would be a password in the file: refuse it without quoting it.
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            if authority.contains('@') {
+                return wrong(format!(
+                    "ssf receiver '{name}': the url holds a user name or password; give \
+                     the credential as authorization = {{ env = \"VARIABLE\" }} instead"
+                ));
+            }
+            if let Some(auth) = &receiver.authorization {
+                auth.check(origin, &format!("ssf receiver '{name}' authorization"))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -278,5 +382,69 @@ mod tests {
             .to_string();
         assert!(unknown.starts_with("c.toml:1:"), "{unknown}");
         assert!(unknown.contains("postgress"), "{unknown}");
+    }
+
+    #[test]
+    fn the_ssf_table_names_its_key_and_receivers_and_refuses_what_would_hold_a_secret() {
+        let text = r#"
+[ssf]
+issuer = "https://evict.example.com"
+signing_key = { file = "/run/secrets/ssf.pem" }
+key_id = "k1"
+
+[[ssf.receivers]]
+name = "payments"
+url = "https://payments.example.com/ssf"
+audience = "payments"
+authorization = { env = "PAYMENTS_SSF_TOKEN" }
+
+[[ssf.receivers]]
+name = "wiki"
+url = "https://wiki.example.com/ssf"
+audience = "wiki"
+"#;
+        let ssf = ConnectorsConfig::parse(text, "c.toml")
+            .unwrap()
+            .ssf
+            .unwrap();
+        assert_eq!(ssf.receivers.len(), 2);
+        assert_eq!(
+            ssf.receivers[0]
+                .authorization
+                .as_ref()
+                .unwrap()
+                .env
+                .as_deref(),
+            Some("PAYMENTS_SSF_TOKEN")
+        );
+        assert!(ssf.receivers[1].authorization.is_none());
+
+        let written_key = text.replace(
+            "signing_key = { file = \"/run/secrets/ssf.pem\" }",
+            "signing_key = \"key-material-written-inline\"",
+        );
+        let err = ConnectorsConfig::parse(&written_key, "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("never written") && !err.contains("key-material"),
+            "{err}"
+        );
+
+        let url = ["https://svc", ":pw@payments.example.com/ssf"].concat();
+        let userinfo = text.replace("https://payments.example.com/ssf", &url);
+        let err = ConnectorsConfig::parse(&userinfo, "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("authorization") && !err.contains("pw@"),
+            "{err}"
+        );
+
+        let twice = text.replace("name = \"wiki\"", "name = \"payments\"");
+        let err = ConnectorsConfig::parse(&twice, "c.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("two [[ssf.receivers]]"), "{err}");
     }
 }

@@ -16,7 +16,12 @@ pub mod provider;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
-pub use config::{ConnectorsConfig, Limits, PostgresConfig, SecretRef};
+#[cfg(feature = "ssf")]
+pub mod ssf;
+
+pub use config::{
+    ConnectorsConfig, Limits, PostgresConfig, SecretRef, SsfConfig, SsfReceiverConfig,
+};
 pub use connector::Connector;
 pub use provider::{
     Acted, Cascade, ConnectorError, Discovery, NotFound, Provider, Semantics, Target, TargetKind,
