@@ -467,3 +467,62 @@ async fn two_processes_on_a_postgres_store_never_take_the_same_action() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_that_cannot_be_reached_fails_its_actions_and_the_next_run_finishes_them() {
+    let Some(mut roles) = Roles::create("down", 2).await else {
+        return;
+    };
+    let env = Env::new();
+    let config = incident_with_plan(&env, &roles, 50);
+    let admin_url = roles.admin_url.clone();
+    // The same administrator, at a port nothing listens on.
+    let closed = evict_testkit::servers::free_port();
+    let (before, after) = admin_url.split_once("@").unwrap();
+    let path = after.split_once('/').map_or("", |(_, p)| p);
+    let down = format!("{before}@127.0.0.1:{closed}/{path}");
+    let contain = |url: &str| {
+        env.run_with(
+            &[
+                "incident",
+                "contain",
+                "breach",
+                "--execute",
+                "--config",
+                &config,
+                "--format",
+                "json",
+            ],
+            &[(SECRET_VARIABLE, url)],
+        )
+    };
+
+    let failed = contain(&down);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    let report = failed.json();
+    assert_eq!(report["counts"]["failed"], 2, "{report}");
+    for a in report["actions"].as_array().unwrap() {
+        let result = a["result"].as_str().unwrap();
+        assert!(
+            result.contains("gave up after 5 attempts") && result.contains("cannot reach postgres"),
+            "{result}"
+        );
+        assert_eq!(a["attempts"], 5, "{a}");
+    }
+    assert!(!failed.stdout.contains(&admin_url) && !failed.stderr.contains(&admin_url));
+    assert_eq!(roles.with_password().await.len(), 3, "nothing changed");
+
+    // Back up: the next run takes up exactly the failed actions and finishes them.
+    let done = contain(&admin_url);
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    assert_eq!(done.json()["counts"]["done"], 2);
+    assert_eq!(roles.with_password().await, vec![roles.innocent.clone()]);
+    let counts = journal_counts(&env);
+    assert!(
+        counts
+            .values()
+            .all(|&(starts, dones)| starts == 6 && dones == 1),
+        "{counts:?}"
+    );
+    roles.drop_all().await;
+}

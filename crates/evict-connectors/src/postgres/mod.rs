@@ -118,6 +118,8 @@ fn provider_error(what: &'static str) -> impl FnOnce(sqlx::Error) -> ConnectorEr
 impl Postgres {
     /// Connects as the administrator role that the `postgres://` URL `url` names. The URL
     /// holds a secret: take it from the environment or a file, never the command line.
+    /// Connections are opened when first needed, so a server that is down fails the requests
+    /// sent to it (retryably, as `Unreachable`) rather than everything else the caller does.
     pub async fn connect(url: &str) -> Result<Postgres, ConnectorError> {
         let options: PgConnectOptions = url
             .parse()
@@ -126,9 +128,7 @@ impl Postgres {
         let pool = PgPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.clone())
-            .await
-            .map_err(provider_error("connect"))?;
+            .connect_lazy_with(options.clone());
         Ok(Postgres { pool, options })
     }
 
