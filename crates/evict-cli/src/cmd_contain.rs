@@ -932,6 +932,66 @@ struct VerifyLine {
     detail: String,
 }
 
+/// Probes one done action after its provider's declared delay and records the evidence.
+async fn probe(
+    store: &Store,
+    name: &str,
+    c: &Connector,
+    a: &StoredAction,
+    bucket: &Bucket,
+    quiet: bool,
+) -> anyhow::Result<VerifyLine> {
+    let mut line = VerifyLine {
+        artifact: a.artifact.clone(),
+        provider: a.provider.clone(),
+        action: a.action,
+        target: a.native_id.clone(),
+        verdict: None,
+        detail: String::new(),
+    };
+    let Some(target) = target_of_action(a) else {
+        line.detail = format!(
+            "stored target kind '{}' is not one evict knows",
+            a.target_kind
+        );
+        return Ok(line);
+    };
+    let ready = a.updated_at + c.semantics().propagation_delay;
+    let wait = Duration::try_from(ready.duration_since(Timestamp::now())).unwrap_or_default();
+    if !wait.is_zero() {
+        output::note(
+            quiet,
+            &format!(
+                "waiting {wait:?} for {}'s declared propagation delay",
+                a.provider
+            ),
+        );
+        tokio::time::sleep(wait).await;
+    }
+    bucket.take().await;
+    let (verdict, detail) = match c.verify(&target, a.action).await {
+        Ok(e) => (e.verdict, e.detail),
+        Err(e) => (
+            EvidenceVerdict::Unverified,
+            format!("the probe failed: {e}"),
+        ),
+    };
+    let evidence = StoredEvidence {
+        artifact: a.artifact.clone(),
+        verdict,
+        by: format!("probe:{}", a.provider),
+        detail: format!("{} {}: {detail}", a.action, a.native_id),
+        at: Timestamp::now(),
+        journal: 0,
+    };
+    store
+        .record_evidence(name, &evidence, Timestamp::now())
+        .await?;
+    line.verdict = Some(verdict);
+    line.detail = detail;
+    Ok(line)
+}
+
 /// `evict incident verify NAME`: every done action's probe, after its provider's declared
 /// delay, recorded as evidence the closure gate reads.
 pub async fn verify(ctx: &Context, name: &str, config: Option<PathBuf>) -> anyhow::Result<Outcome> {
@@ -981,11 +1041,23 @@ async fn verify_with(
         }
     }
     let providers: BTreeSet<String> = latest.values().map(|a| a.provider.clone()).collect();
-    let connectors = connect(config.map(|(_, c)| c), &providers).await?;
-    let mut lines = Vec::new();
-    let result = async {
-        for a in latest.values() {
-            let Some(c) = connectors.get(&a.provider) else {
+    let connectors: BTreeMap<String, Arc<Connector>> = connect(config.map(|(_, c)| c), &providers)
+        .await?
+        .into_iter()
+        .map(|(k, v)| (k, Arc::new(v)))
+        .collect();
+    let quiet = ctx.quiet || ctx.format == Format::Json;
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let mut tasks = tokio::task::JoinSet::new();
+    for provider in &providers {
+        let queue: std::collections::VecDeque<StoredAction> = latest
+            .values()
+            .filter(|a| &a.provider == provider)
+            .map(|a| (*a).clone())
+            .collect();
+        let Some(c) = connectors.get(provider) else {
+            let mut lines = lines.lock().await;
+            for a in queue {
                 lines.push(VerifyLine {
                     artifact: a.artifact.clone(),
                     provider: a.provider.clone(),
@@ -994,56 +1066,50 @@ async fn verify_with(
                     verdict: None,
                     detail: format!("no [{}] connector configured to probe with", a.provider),
                 });
-                continue;
-            };
-            let Some(target) = target_of_action(a) else {
-                continue;
-            };
-            let ready = a.updated_at + c.semantics().propagation_delay;
-            let wait =
-                Duration::try_from(ready.duration_since(Timestamp::now())).unwrap_or_default();
-            if !wait.is_zero() {
-                output::note(
-                    ctx.quiet || ctx.format == Format::Json,
-                    &format!(
-                        "waiting {wait:?} for {}'s declared propagation delay",
-                        a.provider
-                    ),
-                );
-                tokio::time::sleep(wait).await;
             }
-            let (verdict, detail) = match c.verify(&target, a.action).await {
-                Ok(e) => (e.verdict, e.detail),
-                Err(e) => (
-                    EvidenceVerdict::Unverified,
-                    format!("the probe failed: {e}"),
-                ),
-            };
-            let evidence = StoredEvidence {
-                artifact: a.artifact.clone(),
-                verdict,
-                by: format!("probe:{}", a.provider),
-                detail: format!("{} {}: {detail}", a.action, a.native_id),
-                at: Timestamp::now(),
-                journal: 0,
-            };
-            store
-                .record_evidence(name, &evidence, Timestamp::now())
-                .await?;
-            lines.push(VerifyLine {
-                artifact: a.artifact.clone(),
-                provider: a.provider.clone(),
-                action: a.action,
-                target: a.native_id.clone(),
-                verdict: Some(verdict),
-                detail,
+            continue;
+        };
+        // Probes are requests too: the same per-provider rate and concurrency as acts.
+        let limits = config
+            .map(|(_, c)| c.limits_of(provider))
+            .unwrap_or_default();
+        let bucket = Arc::new(Bucket::new(limits));
+        let queue = Arc::new(Mutex::new(queue));
+        for _ in 0..limits.concurrency {
+            let (c, bucket, queue, lines, store, name) = (
+                c.clone(),
+                bucket.clone(),
+                queue.clone(),
+                lines.clone(),
+                store.clone(),
+                name.to_string(),
+            );
+            tasks.spawn(async move {
+                loop {
+                    let Some(a) = queue.lock().await.pop_front() else {
+                        return Ok::<_, anyhow::Error>(());
+                    };
+                    let line = probe(&store, &name, &c, &a, &bucket, quiet).await?;
+                    lines.lock().await.push(line);
+                }
             });
         }
-        Ok::<_, anyhow::Error>(())
     }
-    .await;
-    close_all(connectors).await;
-    result?;
+    let mut failed = None;
+    while let Some(joined) = tasks.join_next().await {
+        let r = joined.map_err(|e| anyhow!("a probe task failed: {e}"));
+        if let Err(e) = r.and_then(|r| r) {
+            failed.get_or_insert(e);
+        }
+    }
+    for c in connectors.values() {
+        c.close().await;
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let mut lines = std::mem::take(&mut *lines.lock().await);
+    lines.sort_by(|a, b| a.artifact.cmp(&b.artifact));
     let all_verified = not_done.is_empty()
         && lines
             .iter()
