@@ -12,10 +12,14 @@
 pub mod config;
 pub mod provider;
 
+#[cfg(feature = "oauth")]
+mod http;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
-pub use config::{ConnectorsConfig, PostgresConfig, SecretRef};
+pub use config::{ConnectorsConfig, OAuthConfig, PostgresConfig, ScimConfig, SecretRef};
 pub use provider::{
     Acted, Cascade, ConnectorError, Discovery, NotFound, Provider, Semantics, Target, TargetKind,
 };
