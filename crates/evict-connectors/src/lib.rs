@@ -12,12 +12,14 @@
 pub mod config;
 pub mod provider;
 
-#[cfg(feature = "oauth")]
+#[cfg(any(feature = "oauth", feature = "scim"))]
 mod http;
 #[cfg(feature = "oauth")]
 pub mod oauth;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "scim")]
+pub mod scim;
 
 pub use config::{ConnectorsConfig, OAuthConfig, PostgresConfig, ScimConfig, SecretRef};
 pub use provider::{
