@@ -13,6 +13,15 @@
 //! [limits.postgres]
 //! requests_per_second = 50
 //! concurrency = 4
+//!
+//! [oauth]
+//! issuer = "https://login.example.com"
+//! client_id = "evict"
+//! client_secret = { env = "EVICT_OAUTH_CLIENT_SECRET" }
+//!
+//! [scim]
+//! base_url = "https://scim.example.com/scim/v2"
+//! token = { env = "EVICT_SCIM_TOKEN" }
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -30,6 +39,10 @@ pub struct ConnectorsConfig {
     pub postgres: Option<PostgresConfig>,
     /// The Shared Signals transmitter.
     pub ssf: Option<SsfConfig>,
+    /// The OAuth 2.0 / OpenID Connect connector.
+    pub oauth: Option<OAuthConfig>,
+    /// The SCIM 2.0 connector.
+    pub scim: Option<ScimConfig>,
     /// How hard the containment executor may press each provider, by provider name.
     #[serde(default)]
     pub limits: std::collections::BTreeMap<String, Limits>,
@@ -131,6 +144,57 @@ pub struct SsfReceiverConfig {
     pub authorization: Option<SecretRef>,
 }
 
+/// The OAuth 2.0 / OpenID Connect connector's settings: the authorization server, and the
+/// client Evict authenticates as (`client_secret_basic`) to revoke (RFC 7009) and introspect
+/// (RFC 7662) tokens. Servers let a client revoke only the tokens issued to it (RFC 7009
+/// §2.1), so this is the client the tokens were issued to, or one the server lets act on
+/// every token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthConfig {
+    /// The issuer's base URL; the endpoints are read from its
+    /// `/.well-known/openid-configuration` unless both are given below.
+    pub issuer: String,
+    /// The client's id.
+    pub client_id: String,
+    /// Where the client's secret is read from.
+    pub client_secret: SecretRef,
+    /// The RFC 7009 revocation endpoint, instead of the discovered one.
+    pub revocation_endpoint: Option<String>,
+    /// The RFC 7662 introspection endpoint, instead of the discovered one.
+    pub introspection_endpoint: Option<String>,
+    /// How long to wait for a connection, in seconds.
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    /// How long to wait for a whole request and its answer, in seconds.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+}
+
+/// The SCIM 2.0 connector's settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScimConfig {
+    /// The service's base URL, under which `/Users` is found.
+    pub base_url: String,
+    /// Where the bearer token Evict authenticates with is read from.
+    pub token: SecretRef,
+    /// How long to wait for a connection, in seconds.
+    #[serde(default = "default_connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    /// How long to wait for a whole request and its answer, in seconds.
+    #[serde(default = "default_request_timeout_secs")]
+    pub request_timeout_secs: u64,
+}
+
+fn default_connect_timeout_secs() -> u64 {
+    5
+}
+
+fn default_request_timeout_secs() -> u64 {
+    30
+}
+
 /// Where a secret is read from: an environment variable (or, when it is unset, the file its
 /// `_FILE` twin names), or a file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -202,6 +266,24 @@ impl ConnectorsConfig {
         if let Some(ssf) = &config.ssf {
             ssf.check(origin)?;
         }
+        if let Some(oauth) = &config.oauth {
+            oauth.client_secret.check(origin, "oauth.client_secret")?;
+            check_timeouts(
+                origin,
+                "oauth",
+                oauth.connect_timeout_secs,
+                oauth.request_timeout_secs,
+            )?;
+        }
+        if let Some(scim) = &config.scim {
+            scim.token.check(origin, "scim.token")?;
+            check_timeouts(
+                origin,
+                "scim",
+                scim.connect_timeout_secs,
+                scim.request_timeout_secs,
+            )?;
+        }
         Ok(config)
     }
 }
@@ -254,6 +336,21 @@ impl SsfConfig {
         }
         Ok(())
     }
+}
+
+fn check_timeouts(
+    origin: &str,
+    table: &str,
+    connect: u64,
+    request: u64,
+) -> Result<(), ConnectorError> {
+    if connect == 0 || request == 0 {
+        return Err(ConnectorError::Config(format!(
+            "{origin}: {table}.connect_timeout_secs and {table}.request_timeout_secs must be at \
+             least 1 (a request without a deadline can hang a containment run)"
+        )));
+    }
+    Ok(())
 }
 
 impl SecretRef {
@@ -377,6 +474,37 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(both.contains("exactly one"), "{both}");
+        let oauth = ConnectorsConfig::parse(
+            "[oauth]\nissuer = \"https://idp\"\nclient_id = \"evict\"\n\
+             client_secret = { env = \"S\" }\nrequest_timeout_secs = 9\n",
+            "c.toml",
+        )
+        .unwrap()
+        .oauth
+        .unwrap();
+        assert_eq!(
+            (oauth.connect_timeout_secs, oauth.request_timeout_secs),
+            (5, 9)
+        );
+        let written_secret = ConnectorsConfig::parse(
+            &format!(
+                "[scim]\nbase_url = \"https://scim\"\ntoken = \"{}\"\n",
+                ["hun", "ter2"].concat()
+            ),
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(written_secret.contains("never written"), "{written_secret}");
+        assert!(!written_secret.contains("hunter2"), "{written_secret}");
+        let no_deadline = ConnectorsConfig::parse(
+            "[scim]\nbase_url = \"https://scim\"\ntoken = { env = \"T\" }\n\
+             connect_timeout_secs = 0\n",
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(no_deadline.contains("at least 1"), "{no_deadline}");
         let unknown = ConnectorsConfig::parse("[postgress]\n", "c.toml")
             .unwrap_err()
             .to_string();

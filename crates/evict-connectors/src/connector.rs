@@ -14,6 +14,12 @@ pub enum Connector {
     /// PostgreSQL.
     #[cfg(feature = "postgres")]
     Postgres(crate::postgres::Postgres),
+    /// An OAuth 2.0 / OIDC authorization server.
+    #[cfg(feature = "oauth")]
+    OAuth(crate::oauth::OAuth),
+    /// A SCIM 2.0 service.
+    #[cfg(feature = "scim")]
+    Scim(crate::scim::Scim),
 }
 
 /// The providers this build can act on.
@@ -21,6 +27,10 @@ pub fn built_in() -> &'static [&'static str] {
     &[
         #[cfg(feature = "postgres")]
         "postgres",
+        #[cfg(feature = "oauth")]
+        "oauth",
+        #[cfg(feature = "scim")]
+        "scim",
     ]
 }
 
@@ -39,6 +49,20 @@ impl Connector {
                 ))),
                 None => Ok(None),
             },
+            #[cfg(feature = "oauth")]
+            "oauth" => match &config.oauth {
+                Some(settings) => Ok(Some(Connector::OAuth(
+                    crate::oauth::OAuth::from_config(settings).await?,
+                ))),
+                None => Ok(None),
+            },
+            #[cfg(feature = "scim")]
+            "scim" => match &config.scim {
+                Some(settings) => Ok(Some(Connector::Scim(crate::scim::Scim::from_config(
+                    settings,
+                )?))),
+                None => Ok(None),
+            },
             _ => {
                 let _ = config;
                 Ok(None)
@@ -51,6 +75,10 @@ impl Connector {
         match self {
             #[cfg(feature = "postgres")]
             Connector::Postgres(p) => p.close().await,
+            #[cfg(feature = "oauth")]
+            Connector::OAuth(_) => {}
+            #[cfg(feature = "scim")]
+            Connector::Scim(_) => {}
         }
     }
 }
@@ -61,6 +89,10 @@ macro_rules! each {
         match $self {
             #[cfg(feature = "postgres")]
             Connector::Postgres($p) => $body,
+            #[cfg(feature = "oauth")]
+            Connector::OAuth($p) => $body,
+            #[cfg(feature = "scim")]
+            Connector::Scim($p) => $body,
         }
     };
 }
@@ -92,5 +124,9 @@ impl Provider for Connector {
 
     fn describe(&self, target: &Target, action: ActionKind) -> String {
         each!(self, p => p.describe(target, action))
+    }
+
+    fn discovers(&self, kind: crate::provider::TargetKind) -> bool {
+        each!(self, p => p.discovers(kind))
     }
 }

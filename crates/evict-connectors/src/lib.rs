@@ -13,14 +13,21 @@ pub mod config;
 pub mod connector;
 pub mod provider;
 
+#[cfg(any(feature = "oauth", feature = "scim"))]
+mod http;
+#[cfg(feature = "oauth")]
+pub mod oauth;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "scim")]
+pub mod scim;
 
 #[cfg(feature = "ssf")]
 pub mod ssf;
 
 pub use config::{
-    ConnectorsConfig, Limits, PostgresConfig, SecretRef, SsfConfig, SsfReceiverConfig,
+    ConnectorsConfig, Limits, OAuthConfig, PostgresConfig, ScimConfig, SecretRef, SsfConfig,
+    SsfReceiverConfig,
 };
 pub use connector::Connector;
 pub use provider::{

@@ -222,6 +222,14 @@ pub trait Provider {
     /// What its revocations do and do not do.
     fn semantics(&self) -> &'static Semantics;
 
+    /// Whether [`Provider::discover`] can list targets of `kind`. Most providers list what
+    /// they act on; some cannot (no OAuth RFC lists a server's tokens), and then an act names
+    /// its target from elsewhere (a leak, a log, an inventory).
+    fn discovers(&self, kind: TargetKind) -> bool {
+        let _ = kind;
+        true
+    }
+
     /// Identities, credentials and live sessions, with metadata.
     async fn discover(&self) -> Result<Discovery, ConnectorError>;
 

@@ -1,0 +1,153 @@
+//! What the HTTP connectors (OAuth, SCIM) share: one client with deadlines, endpoints that
+//! receive credentials only over TLS, bounded answers, and transport failures reported as
+//! `Unreachable`.
+
+use std::time::Duration;
+
+use reqwest::{Response, Url};
+
+use crate::provider::ConnectorError;
+
+/// The most of an answer a connector reads: a server that streams without end cannot exhaust
+/// memory. A SCIM page of a hundred users is well under it.
+const MAX_BODY: usize = 8 << 20;
+
+/// The HTTP client of one connector: a deadline to connect and one for the whole exchange
+/// (a hung provider must not hang a containment run), and no redirects — credentials go to
+/// the configured endpoint or nowhere.
+pub(crate) fn client(
+    provider: &'static str,
+    connect_timeout: Duration,
+    request_timeout: Duration,
+) -> Result<reqwest::Client, ConnectorError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .timeout(request_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("evict/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ConnectorError::Config(format!("{provider}: cannot set up HTTP: {e}")))
+}
+
+/// Parses an endpoint Evict sends credentials to: `https://`, or `http://` on the loopback
+/// interface only; never with a user or password in it (the error does not quote it then).
+pub(crate) fn endpoint(
+    provider: &'static str,
+    key: &str,
+    text: &str,
+) -> Result<Url, ConnectorError> {
+    let url = Url::parse(text.trim())
+        .map_err(|e| ConnectorError::Config(format!("{provider}: {key} is not a URL ({e})")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ConnectorError::Config(format!(
+            "{provider}: {key} must not carry a user or password: give the secret by reference \
+             ({{ env = \"VARIABLE\" }} or {{ file = \"PATH\" }})"
+        )));
+    }
+    let loopback = url.host_str().is_some_and(|host| {
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(ConnectorError::Config(format!(
+            "{provider}: {key} = {url} would send credentials in the clear: use https:// \
+             (http:// is allowed on the loopback interface only)"
+        ))),
+        other => Err(ConnectorError::Config(format!(
+            "{provider}: {key} = {url}: scheme {other} is not HTTP(S)"
+        ))),
+    }
+}
+
+/// A transport failure (refused, reset, timed out, TLS): the provider was not reached, or did
+/// not finish answering. Retrying is safe for the idempotent acts this is used for.
+pub(crate) fn unreachable(provider: &'static str, e: reqwest::Error) -> ConnectorError {
+    let why = if e.is_timeout() {
+        "no answer before the deadline (request_timeout_secs / connect_timeout_secs)"
+    } else if e.is_connect() {
+        "the connection failed"
+    } else {
+        "the exchange failed"
+    };
+    ConnectorError::Unreachable {
+        provider,
+        reason: format!("{why}: {e}"),
+    }
+}
+
+/// Reads an answer's status and body, at most [`MAX_BODY`] bytes of it.
+pub(crate) async fn read(
+    provider: &'static str,
+    mut response: Response,
+) -> Result<(reqwest::StatusCode, Vec<u8>), ConnectorError> {
+    let status = response.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| unreachable(provider, e))?
+    {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(ConnectorError::Provider {
+                provider,
+                what: "read an answer",
+                reason: format!("the answer is larger than {MAX_BODY} bytes"),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, body))
+}
+
+/// The start of an answer that is not the JSON expected, for an error message, with every
+/// secret in `secrets` blotted out (a server may echo what it was sent).
+pub(crate) fn snippet(body: &[u8], secrets: &[&str]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut cut: String = text.chars().take(300).collect();
+    if cut.len() < text.len() {
+        cut.push('…');
+    }
+    scrub(&cut, secrets)
+}
+
+/// `text` with every non-empty secret of `secrets` replaced by `[redacted]`.
+pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |t, s| t.replace(s, "[redacted]"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_go_over_tls_except_on_loopback() {
+        assert!(endpoint("x", "k", "https://idp.example/token").is_ok());
+        assert!(endpoint("x", "k", "http://127.0.0.1:8080/token").is_ok());
+        assert!(endpoint("x", "k", "http://localhost/token").is_ok());
+        assert!(endpoint("x", "k", "http://[::1]/token").is_ok());
+        let clear = endpoint("x", "k", "http://idp.example/token").unwrap_err();
+        assert!(clear.to_string().contains("https://"), "{clear}");
+        let with_password = ["https://user", ":pw-in-url@idp.example/"].concat();
+        let refused = endpoint("x", "k", &with_password).unwrap_err().to_string();
+        assert!(!refused.contains("pw-in-url"), "{refused}");
+        assert!(endpoint("x", "k", "ftp://idp.example/").is_err());
+    }
+
+    #[test]
+    fn secrets_echoed_by_a_server_are_blotted_out() {
+        assert_eq!(
+            snippet(b"bad token abc123 here", &["abc123", ""]),
+            "bad token [redacted] here"
+        );
+        assert!(snippet(&[b'x'; 1000], &[]).ends_with('…'));
+    }
+}
