@@ -12,10 +12,12 @@
 pub mod config;
 pub mod provider;
 
+#[cfg(feature = "aws")]
+pub mod aws;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
-pub use config::{ConnectorsConfig, PostgresConfig, SecretRef};
+pub use config::{AwsConfig, ConnectorsConfig, PostgresConfig, SecretRef};
 pub use provider::{
     Acted, Cascade, ConnectorError, Discovery, NotFound, Provider, Semantics, Target, TargetKind,
 };

@@ -161,6 +161,29 @@ pub enum ConnectorError {
     /// The connector's configuration is wrong.
     #[error("{0}")]
     Config(String),
+    /// The provider is throttling or failed on its side (a 5xx): the same call may succeed
+    /// later.
+    #[error("{provider} is throttling or failing on its side ({what}): {reason}; retry later")]
+    Transient {
+        /// Provider name.
+        provider: &'static str,
+        /// What was being done.
+        what: &'static str,
+        /// The provider's words.
+        reason: String,
+    },
+}
+
+impl ConnectorError {
+    /// Whether the same call may succeed if repeated later, unchanged: the provider was
+    /// unreachable, throttling or failing on its side. Refusals, missing targets and
+    /// configuration errors need a person.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            ConnectorError::Unreachable { .. } | ConnectorError::Transient { .. }
+        )
+    }
 }
 
 /// One provider: discover, act, verify. Implementations live one per folder, behind one cargo
@@ -170,8 +193,9 @@ pub trait Provider {
     /// The provider's name as the inventory uses it (`aws`, `postgres`, …).
     fn name(&self) -> &'static str;
 
-    /// What its revocations do and do not do.
-    fn semantics(&self) -> &'static Semantics;
+    /// What its revocations do and do not do. Borrowed from the connector, since some of it
+    /// (the propagation delay) may be configured; a `&'static` answer still implements this.
+    fn semantics(&self) -> &Semantics;
 
     /// Identities, credentials and live sessions, with metadata.
     async fn discover(&self) -> Result<Discovery, ConnectorError>;
