@@ -852,6 +852,10 @@ async fn a_key_without_iam_delete_access_key_is_forbidden_and_the_error_names_th
         .unwrap();
     let attacker = create_key(&moto.iam, "victim").await;
     let aws = moto.connector_with(&low, &moto.url, "");
+    assert!(
+        !format!("{aws:?}").contains(&low.secret),
+        "the connector's Debug does not show the secret it signs with"
+    );
     let target = Target::credential(CredentialKind::AccessKey, &attacker.id);
     // Allowed: reading and deactivating.
     assert!(aws.act(&target, ActionKind::Disable).await.unwrap().changed);

@@ -424,7 +424,10 @@ impl Aws {
     /// proves nothing either way, and neither does any other refusal.
     ///
     /// Not the only probe a revocation gets: [`Provider::verify`] reads the key's state back
-    /// with `ListAccessKeys` (a local IAM emulator, for one, accepts `Inactive` keys).
+    /// with `ListAccessKeys` (a local IAM emulator, for one, accepts `Inactive` keys). And it
+    /// proves authentication only: `GetCallerIdentity` needs no permission and is answered
+    /// even under an explicit deny, so a role session cut off by `AWSRevokeOlderSessions`
+    /// still answers it — this is no probe for sessions.
     pub async fn caller_identity_refused(
         &self,
         key_id: &str,
@@ -1609,6 +1612,67 @@ mod tests {
                 name: "backdoor".into()
             }
         );
+    }
+
+    fn answered(code: Option<&str>, status: u16, body: &str) -> ConnectorError {
+        use aws_sdk_iam::config::http::HttpResponse;
+        use aws_sdk_iam::error::ErrorMetadata;
+        use aws_sdk_iam::operation::get_user::GetUserError;
+        let mut meta = ErrorMetadata::builder();
+        if let Some(code) = code {
+            meta = meta.code(code).message("the provider's words");
+        }
+        let raw = HttpResponse::new(status.try_into().unwrap(), body.to_string().into());
+        let err = SdkError::service_error(GetUserError::generic(meta.build()), raw);
+        failure("iam:GetUser", "IAM user", "mallory")(err)
+    }
+
+    #[test]
+    fn answers_map_to_what_a_responder_does_next() {
+        match answered(Some("AccessDenied"), 403, "") {
+            ConnectorError::Forbidden { permission, .. } => assert_eq!(permission, "iam:GetUser"),
+            other => panic!("{other:?}"),
+        }
+        match answered(Some("NoSuchEntity"), 404, "") {
+            ConnectorError::NotFound {
+                what, native_id, ..
+            } => {
+                assert_eq!((what, native_id.as_str()), ("IAM user", "mallory"))
+            }
+            other => panic!("{other:?}"),
+        }
+        for (code, status) in [(Some("Throttling"), 400), (None, 503), (Some("Odd"), 500)] {
+            let e = answered(code, status, "");
+            assert!(
+                matches!(e, ConnectorError::Transient { .. }) && e.retryable(),
+                "{code:?} {status}: {e:?}"
+            );
+        }
+        let refused = answered(Some("ValidationError"), 400, "");
+        assert!(
+            matches!(refused, ConnectorError::Provider { .. }) && !refused.retryable(),
+            "{refused:?}"
+        );
+        assert!(
+            refused
+                .to_string()
+                .contains("ValidationError: the provider's words")
+        );
+        assert!(matches!(
+            answered(Some("InvalidClientTokenId"), 403, ""),
+            ConnectorError::Config(_)
+        ));
+        // moto wraps authorisation errors one element deeper than AWS; the code is found.
+        let wrapped = "<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>not \
+                       authorized</Message></Error></Errors></ErrorResponse>";
+        match answered(None, 403, wrapped) {
+            ConnectorError::Forbidden { reason, .. } => {
+                assert_eq!(reason, "AccessDenied: not authorized")
+            }
+            other => panic!("{other:?}"),
+        }
+        let html = answered(None, 400, "<html>proxy says no</html>").to_string();
+        assert!(html.contains("HTTP 400: <html>proxy says no"), "{html}");
     }
 
     #[test]
