@@ -139,25 +139,33 @@ enum Entity {
         arn: Option<String>,
         name: String,
     },
+    /// An ARN of something else (a group, an assumed-role session, another service's
+    /// resource): never guessed to be a user.
+    Other,
 }
 
 impl Entity {
     fn parse(native_id: &str) -> Entity {
         let last = |resource: &str| resource.rsplit('/').next().unwrap_or(resource).to_string();
-        if let Some(resource) = native_id
-            .strip_prefix("arn:")
-            .and_then(|rest| rest.splitn(5, ':').nth(4))
-        {
-            if resource.starts_with("role/") {
-                return Entity::Role(last(resource));
+        if let Some(rest) = native_id.strip_prefix("arn:") {
+            // arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            let (service, resource) = match parts.as_slice() {
+                [_, service, _, _, resource] => (*service, *resource),
+                _ => return Entity::Other,
+            };
+            if service != "iam" {
+                return Entity::Other;
             }
-            if resource.starts_with("policy/") {
-                return Entity::Policy {
+            return match resource.split_once('/') {
+                Some(("user", _)) => Entity::User(last(resource)),
+                Some(("role", _)) => Entity::Role(last(resource)),
+                Some(("policy", _)) => Entity::Policy {
                     arn: Some(native_id.to_string()),
                     name: last(resource),
-                };
-            }
-            return Entity::User(last(resource));
+                },
+                _ => Entity::Other,
+            };
         }
         if let Some(role) = native_id.strip_prefix("role/") {
             return Entity::Role(last(role));
@@ -176,6 +184,7 @@ impl Entity {
             Entity::User(_) => "IAM user",
             Entity::Role(_) => "IAM role",
             Entity::Policy { .. } => "customer-managed IAM policy",
+            Entity::Other => "resource that is not an IAM user, role or customer-managed policy",
         }
     }
 }
@@ -623,6 +632,12 @@ impl Aws {
     }
 
     async fn has_login_profile(&self, user: &str) -> Result<bool, ConnectorError> {
+        Ok(self.login_profile(user).await?.is_some())
+    }
+
+    /// The user's login profile (console password), with its creation time; `None` when the
+    /// user has none.
+    async fn login_profile(&self, user: &str) -> Result<Option<Option<Timestamp>>, ConnectorError> {
         let got = self
             .iam
             .get_login_profile()
@@ -630,7 +645,12 @@ impl Aws {
             .send()
             .await
             .map_err(failure("iam:GetLoginProfile", "login profile", user));
-        Ok(present(got)?.is_some())
+        Ok(present(got)?.map(|answer| {
+            answer
+                .login_profile()
+                .map(|p| p.create_date())
+                .and_then(timestamp)
+        }))
     }
 
     async fn set_key_status(
@@ -1388,7 +1408,8 @@ impl Provider for Aws {
         for user in &users {
             let name = user.user_name();
             let arn = user.arn();
-            let has_password = self.has_login_profile(name).await?;
+            let login_profile = self.login_profile(name).await?;
+            let has_password = login_profile.is_some();
             let mut identity = Identity::new(
                 aws.clone(),
                 arn,
@@ -1436,14 +1457,7 @@ impl Provider for Aws {
                 identity.last_used_at = identity.last_used_at.max(credential.last_used_at);
                 found.credentials.push(credential);
             }
-            if has_password {
-                let profile = self
-                    .iam
-                    .get_login_profile()
-                    .user_name(name)
-                    .send()
-                    .await
-                    .map_err(failure("iam:GetLoginProfile", "login profile", name))?;
+            if let Some(created) = login_profile {
                 let mut password = Credential::new(
                     aws.clone(),
                     format!("{arn}#password"),
@@ -1451,10 +1465,7 @@ impl Provider for Aws {
                 );
                 password.native_id = Some(name.to_string());
                 password.identity = Some(identity.id.clone());
-                password.issued_at = profile
-                    .login_profile()
-                    .map(|p| p.create_date())
-                    .and_then(timestamp);
+                password.issued_at = created;
                 password.last_used_at = user.password_last_used().and_then(timestamp);
                 found.credentials.push(password);
             }
@@ -1495,7 +1506,10 @@ impl Provider for Aws {
             ACCESS_KEY => self.act_on_key(&target.native_id, action).await,
             PASSWORD => {
                 let Entity::User(user) = Entity::parse(&target.native_id) else {
-                    return Err(unsupported(action, "login profile of a role or policy"));
+                    return Err(unsupported(
+                        action,
+                        "login profile of something other than an IAM user",
+                    ));
                 };
                 if !self.user_exists(&user).await? {
                     return Err(not_found("IAM user", &user));
@@ -1558,7 +1572,10 @@ impl Provider for Aws {
             }
             PASSWORD => {
                 let Entity::User(user) = Entity::parse(&target.native_id) else {
-                    return Err(unsupported(action, "login profile of a role or policy"));
+                    return Err(unsupported(
+                        action,
+                        "login profile of something other than an IAM user",
+                    ));
                 };
                 Ok(if self.has_login_profile(&user).await? {
                     evidence(
@@ -1605,6 +1622,14 @@ mod tests {
                 name: "backdoor".into()
             }
         );
+        for other in [
+            "arn:aws:iam::123456789012:group/admins",
+            "arn:aws:sts::123456789012:assumed-role/deploy/session",
+            "arn:aws:s3:::bucket",
+            "arn:nonsense",
+        ] {
+            assert_eq!(Entity::parse(other), Entity::Other, "{other}");
+        }
         assert_eq!(
             Entity::parse("policy/backdoor"),
             Entity::Policy {
