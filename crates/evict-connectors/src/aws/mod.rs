@@ -24,8 +24,9 @@
 //! `ListAccessKeys`, `NoSuchEntity` for a login profile, user or policy, and the role's
 //! `AWSRevokeOlderSessions` policy with a cut-off at or after the act. IAM is eventually
 //! consistent: a read-back shows what IAM recorded; AWS documents that a change (a deny policy
-//! above all) may take seconds to minutes to be enforced everywhere, which the configured
-//! propagation delay covers.
+//! above all) may take seconds to minutes to be enforced everywhere. The declared propagation
+//! delay (`propagation_delay_seconds`, default 10 s) suits keys and passwords; raise it where
+//! role-session revocation must be enforced before verification counts.
 
 mod policy;
 
@@ -101,8 +102,8 @@ const LEAVES_ALIVE: &[&str] = &[
      proves the policy is in place, the propagation delay covers its enforcement",
 ];
 
-/// A role-session revocation takes this long on AWS to be enforced everywhere; a deny policy
-/// is documented as eventually consistent, within minutes.
+/// What role-session evidence cannot show: the read-back proves the policy is in place, while
+/// AWS enforces a new deny policy everywhere only eventually, within minutes.
 const ROLE_DENY_NOTE: &str = "AWS enforces the policy everywhere within minutes";
 
 /// The AWS connector: an IAM client (and STS for the secret-known probe) signing with the
