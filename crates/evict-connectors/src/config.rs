@@ -22,6 +22,13 @@
 //! [scim]
 //! base_url = "https://scim.example.com/scim/v2"
 //! token = { env = "EVICT_SCIM_TOKEN" }
+//!
+//! [aws]
+//! region = "us-east-1"
+//! # endpoint_url = "https://iam.example.vpce.amazonaws.com"   # optional: a VPC endpoint, moto
+//! access_key_id = { env = "EVICT_AWS_ACCESS_KEY_ID" }
+//! secret_access_key = { env = "EVICT_AWS_SECRET_ACCESS_KEY" }
+//! # session_token = { env = "EVICT_AWS_SESSION_TOKEN" }   # optional: temporary credentials
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -43,6 +50,8 @@ pub struct ConnectorsConfig {
     pub oauth: Option<OAuthConfig>,
     /// The SCIM 2.0 connector.
     pub scim: Option<ScimConfig>,
+    /// The AWS IAM/STS connector.
+    pub aws: Option<AwsConfig>,
     /// How hard the containment executor may press each provider, by provider name.
     #[serde(default)]
     pub limits: std::collections::BTreeMap<String, Limits>,
@@ -195,6 +204,96 @@ fn default_request_timeout_secs() -> u64 {
     30
 }
 
+/// The AWS connector's settings: where to reach IAM and STS, and where the access key evict
+/// signs with is read from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    /// The region requests are signed for (IAM is global; STS answers in this region).
+    pub region: String,
+    /// Another endpoint than AWS's own for both IAM and STS: a VPC endpoint (`https://`), or
+    /// a test server on a loopback address (only there is plain `http://` accepted).
+    pub endpoint_url: Option<String>,
+    /// Where the access key id is read from.
+    pub access_key_id: SecretRef,
+    /// Where the secret access key is read from.
+    pub secret_access_key: SecretRef,
+    /// Where the session token is read from, when the credentials are temporary.
+    pub session_token: Option<SecretRef>,
+    /// Seconds after an act before a probe means anything (IAM is eventually consistent).
+    /// Default [`AwsConfig::DEFAULT_PROPAGATION_DELAY_SECONDS`]; tests against a local
+    /// server set 0.
+    pub propagation_delay_seconds: Option<u64>,
+    /// Seconds to wait for a connection. Default 5.
+    pub connect_timeout_seconds: Option<u64>,
+    /// Seconds one call may take, retries included. Default 30.
+    pub operation_timeout_seconds: Option<u64>,
+    /// Attempts per call on throttling, server errors and dropped connections. Default 3.
+    pub max_attempts: Option<u32>,
+}
+
+impl AwsConfig {
+    /// The declared propagation delay unless configured: AWS documents IAM as eventually
+    /// consistent; a key's deactivation is usually seen everywhere within seconds.
+    pub const DEFAULT_PROPAGATION_DELAY_SECONDS: u64 = 10;
+
+    fn check(&self, origin: &str) -> Result<(), ConnectorError> {
+        self.access_key_id.check(origin, "aws.access_key_id")?;
+        self.secret_access_key
+            .check(origin, "aws.secret_access_key")?;
+        if let Some(token) = &self.session_token {
+            token.check(origin, "aws.session_token")?;
+        }
+        if self.region.trim().is_empty() {
+            return Err(ConnectorError::Config(format!(
+                "{origin}: aws.region is empty (e.g. region = \"us-east-1\")"
+            )));
+        }
+        if self.max_attempts == Some(0) {
+            return Err(ConnectorError::Config(format!(
+                "{origin}: aws.max_attempts must be at least 1"
+            )));
+        }
+        if let Some(url) = &self.endpoint_url {
+            check_endpoint(url).map_err(|why| {
+                ConnectorError::Config(format!("{origin}: aws.endpoint_url {why}"))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// An endpoint is `https://HOST…`, or `http://` on a loopback address: a session token sent
+/// over plain HTTP to anywhere else could be read on the way.
+fn check_endpoint(url: &str) -> Result<(), String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| "must start with https:// (or http:// on a loopback address)".to_string())?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty() || authority.contains('@') {
+        return Err("must name a host, without user information".into());
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
+    };
+    match scheme {
+        "https" => Ok(()),
+        "http"
+            if host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback()) =>
+        {
+            Ok(())
+        }
+        "http" => Err(format!(
+            "uses plain http:// to {host}, which is not a loopback address: use https://"
+        )),
+        other => Err(format!("has scheme {other}: use https://")),
+    }
+}
+
 /// Where a secret is read from: an environment variable (or, when it is unset, the file its
 /// `_FILE` twin names), or a file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -283,6 +382,9 @@ impl ConnectorsConfig {
                 scim.connect_timeout_secs,
                 scim.request_timeout_secs,
             )?;
+        }
+        if let Some(aws) = &config.aws {
+            aws.check(origin)?;
         }
         Ok(config)
     }
@@ -574,5 +676,97 @@ audience = "wiki"
             .unwrap_err()
             .to_string();
         assert!(err.contains("two [[ssf.receivers]]"), "{err}");
+    }
+
+    #[test]
+    fn the_aws_table_names_where_its_secrets_are_and_refuses_them_written_in() {
+        let text = "[aws]\nregion = \"us-east-1\"\nendpoint_url = \"http://127.0.0.1:5000\"\n\
+                    access_key_id = { env = \"EVICT_AWS_ACCESS_KEY_ID\" }\n\
+                    secret_access_key = { file = \"/run/secrets/aws\" }\n\
+                    propagation_delay_seconds = 0\n";
+        let aws = ConnectorsConfig::parse(text, "c.toml")
+            .unwrap()
+            .aws
+            .unwrap();
+        assert_eq!(aws.region, "us-east-1");
+        assert_eq!(
+            aws.access_key_id.env.as_deref(),
+            Some("EVICT_AWS_ACCESS_KEY_ID")
+        );
+        assert_eq!(aws.propagation_delay_seconds, Some(0));
+        assert!(aws.session_token.is_none());
+
+        // Assembled here so that the source holds nothing that looks like a credential.
+        let secret = ["written-", "in-", "place"].concat();
+        let written_in = ConnectorsConfig::parse(
+            &format!(
+                "[aws]\nregion = \"us-east-1\"\naccess_key_id = {{ env = \"K\" }}\n\
+                 secret_access_key = \"{secret}\"\n"
+            ),
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(written_in.starts_with("c.toml:4:21: "), "{written_in}");
+        assert!(written_in.contains("never written"), "{written_in}");
+        assert!(!written_in.contains(&secret), "not echoed: {written_in}");
+
+        let token_written_in = ConnectorsConfig::parse(
+            &format!(
+                "[aws]\nregion = \"r\"\naccess_key_id = {{ env = \"K\" }}\n\
+                 secret_access_key = {{ env = \"S\" }}\nsession_token = \"{secret}\"\n"
+            ),
+            "c.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            token_written_in.contains("never written"),
+            "{token_written_in}"
+        );
+        assert!(!token_written_in.contains(&secret), "{token_written_in}");
+    }
+
+    #[test]
+    fn plain_http_is_accepted_only_to_a_loopback_endpoint() {
+        for ok in [
+            "https://iam.amazonaws.com",
+            "http://127.0.0.1:5000",
+            "http://localhost:5000/",
+            "http://[::1]:5000",
+        ] {
+            assert!(check_endpoint(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.5:5000",
+            "http://iam.amazonaws.com",
+            "http://127.0.0.1.example.com",
+            "ftp://127.0.0.1",
+            "127.0.0.1:5000",
+            "https://user@host",
+        ] {
+            assert!(check_endpoint(bad).is_err(), "{bad}");
+        }
+        let config = |extra: &str| {
+            ConnectorsConfig::parse(
+                &format!(
+                    "[aws]\nregion = \"us-east-1\"\naccess_key_id = {{ env = \"K\" }}\n\
+                     secret_access_key = {{ env = \"S\" }}\n{extra}"
+                ),
+                "c.toml",
+            )
+        };
+        let plain = config("endpoint_url = \"http://iam.example.com\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            plain.contains("aws.endpoint_url") && plain.contains("https"),
+            "{plain}"
+        );
+        assert!(config("max_attempts = 0\n").is_err());
+        assert!(
+            config("region2 = \"x\"\n").is_err(),
+            "unknown keys are refused"
+        );
     }
 }

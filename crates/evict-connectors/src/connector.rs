@@ -20,6 +20,9 @@ pub enum Connector {
     /// A SCIM 2.0 service.
     #[cfg(feature = "scim")]
     Scim(crate::scim::Scim),
+    /// AWS IAM and STS.
+    #[cfg(feature = "aws")]
+    Aws(Box<crate::aws::Aws>),
 }
 
 /// The providers this build can act on.
@@ -31,6 +34,8 @@ pub fn built_in() -> &'static [&'static str] {
         "oauth",
         #[cfg(feature = "scim")]
         "scim",
+        #[cfg(feature = "aws")]
+        "aws",
     ]
 }
 
@@ -63,6 +68,13 @@ impl Connector {
                 )?))),
                 None => Ok(None),
             },
+            #[cfg(feature = "aws")]
+            "aws" => match &config.aws {
+                Some(settings) => Ok(Some(Connector::Aws(Box::new(
+                    crate::aws::Aws::from_config(settings)?,
+                )))),
+                None => Ok(None),
+            },
             _ => {
                 let _ = config;
                 Ok(None)
@@ -79,6 +91,8 @@ impl Connector {
             Connector::OAuth(_) => {}
             #[cfg(feature = "scim")]
             Connector::Scim(_) => {}
+            #[cfg(feature = "aws")]
+            Connector::Aws(_) => {}
         }
     }
 }
@@ -93,6 +107,8 @@ macro_rules! each {
             Connector::OAuth($p) => $body,
             #[cfg(feature = "scim")]
             Connector::Scim($p) => $body,
+            #[cfg(feature = "aws")]
+            Connector::Aws($p) => $body,
         }
     };
 }
@@ -102,7 +118,7 @@ impl Provider for Connector {
         each!(self, p => p.name())
     }
 
-    fn semantics(&self) -> &'static Semantics {
+    fn semantics(&self) -> &Semantics {
         each!(self, p => p.semantics())
     }
 

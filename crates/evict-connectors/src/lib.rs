@@ -13,6 +13,8 @@ pub mod config;
 pub mod connector;
 pub mod provider;
 
+#[cfg(feature = "aws")]
+pub mod aws;
 #[cfg(any(feature = "oauth", feature = "scim"))]
 mod http;
 #[cfg(feature = "oauth")]
@@ -26,8 +28,8 @@ pub mod scim;
 pub mod ssf;
 
 pub use config::{
-    ConnectorsConfig, Limits, OAuthConfig, PostgresConfig, ScimConfig, SecretRef, SsfConfig,
-    SsfReceiverConfig,
+    AwsConfig, ConnectorsConfig, Limits, OAuthConfig, PostgresConfig, ScimConfig, SecretRef,
+    SsfConfig, SsfReceiverConfig,
 };
 pub use connector::Connector;
 pub use provider::{

@@ -219,8 +219,9 @@ pub trait Provider {
     /// The provider's name as the inventory uses it (`aws`, `postgres`, …).
     fn name(&self) -> &'static str;
 
-    /// What its revocations do and do not do.
-    fn semantics(&self) -> &'static Semantics;
+    /// What its revocations do and do not do. Borrowed from the connector, since some of it
+    /// (the propagation delay) may be configured; a `&'static` answer still implements this.
+    fn semantics(&self) -> &Semantics;
 
     /// Whether [`Provider::discover`] can list targets of `kind`. Most providers list what
     /// they act on; some cannot (no OAuth RFC lists a server's tokens), and then an act names
