@@ -110,42 +110,87 @@ fn connector_action(
         .find(|a| semantics.supports(kind, *a))
 }
 
-/// The provider's reference for a plan step's artifact, or why there is none.
-async fn target_of(store: &Store, step: &PlanStep) -> anyhow::Result<Result<Target, String>> {
-    let key = step.artifact.as_str();
-    if key.starts_with("i_") || key.starts_with("c_") {
-        return Ok(match store.show(key).await? {
-            Some(ShowResult::Identity { identity, .. }) => {
-                Ok(Target::identity(identity.external_id))
-            }
-            Some(ShowResult::Credential { credential, .. }) => {
-                let c = &credential.credential;
-                match &c.native_id {
-                    Some(native) => Ok(Target::credential(c.kind, native.clone())),
-                    None => Err(format!(
-                        "the provider's id of {} is not known; `evict sync {}` attaches it",
-                        c.external_key, step.provider
-                    )),
+/// The inventory rows a plan's steps name, read in bulk (a plan may have tens of thousands of
+/// steps; one lookup each would dominate the run).
+#[derive(Default)]
+struct Named {
+    credentials: std::collections::HashMap<String, evict_model::Credential>,
+    identities: std::collections::HashMap<String, evict_model::Identity>,
+}
+
+impl Named {
+    async fn read(store: &Store, steps: &[&PlanStep]) -> anyhow::Result<Named> {
+        let credential_ids: Vec<String> = steps
+            .iter()
+            .filter(|s| s.artifact.starts_with("c_"))
+            .map(|s| s.artifact.clone())
+            .collect();
+        let identity_ids: BTreeSet<&str> = steps
+            .iter()
+            .filter(|s| s.artifact.starts_with("i_"))
+            .map(|s| s.artifact.as_str())
+            .collect();
+        let mut named = Named::default();
+        for c in store.credentials_named(&credential_ids, &[], &[]).await? {
+            named.credentials.insert(c.id.to_string(), c);
+        }
+        let providers: BTreeSet<&str> = steps
+            .iter()
+            .filter(|s| s.artifact.starts_with("i_"))
+            .map(|s| s.provider.as_str())
+            .collect();
+        for p in providers {
+            let filter = evict_store::IdentityFilter {
+                provider: Some(evict_model::Provider::new(p)?),
+                ..Default::default()
+            };
+            store
+                .for_each_identity(&filter, Timestamp::now(), None, |i| {
+                    if identity_ids.contains(i.id.as_str()) {
+                        named.identities.insert(i.id.to_string(), i);
+                    }
+                })
+                .await?;
+        }
+        Ok(named)
+    }
+
+    /// The provider's reference for a plan step's artifact, or why there is none.
+    fn target_of(&self, step: &PlanStep) -> Result<Target, String> {
+        let key = step.artifact.as_str();
+        if let Some(identity) = self.identities.get(key) {
+            return Ok(Target::identity(identity.external_id.clone()));
+        }
+        if let Some(c) = self.credentials.get(key) {
+            return match &c.native_id {
+                Some(native) => Ok(Target::credential(c.kind, native.clone())),
+                None => Err(format!(
+                    "the provider's id of {} is not known; `evict sync {}` attaches it",
+                    c.external_key, step.provider
+                )),
+            };
+        }
+        if key.starts_with("i_") || key.starts_with("c_") {
+            return Err(format!("{key} is no longer in the inventory"));
+        }
+        let mut parts = key.splitn(3, ':');
+        let (_, what, reference) = (parts.next(), parts.next(), parts.next());
+        match (what, reference) {
+            (Some("identity"), Some(r)) => Ok(Target::identity(r)),
+            (Some("session" | "credential"), Some(r)) => {
+                match step.kind.parse::<CredentialKind>() {
+                    Ok(kind) => Ok(Target::credential(kind, r)),
+                    Err(_) => Err(format!("{key}: '{}' is not a credential kind", step.kind)),
                 }
             }
-            None => Err(format!("{key} is no longer in the inventory")),
-        });
+            (Some("change"), _) => Err(
+                "an attacker's change is reverted by hand (no connector reverts changes yet); \
+                 attest it when done"
+                    .into(),
+            ),
+            _ => Err(format!("{key}: not an artifact key a connector can act on")),
+        }
     }
-    let mut parts = key.splitn(3, ':');
-    let (_, what, reference) = (parts.next(), parts.next(), parts.next());
-    Ok(match (what, reference) {
-        (Some("identity"), Some(r)) => Ok(Target::identity(r)),
-        (Some("session" | "credential"), Some(r)) => match step.kind.parse::<CredentialKind>() {
-            Ok(kind) => Ok(Target::credential(kind, r)),
-            Err(_) => Err(format!("{key}: '{}' is not a credential kind", step.kind)),
-        },
-        (Some("change"), _) => Err(
-            "an attacker's change is reverted by hand (no connector reverts changes yet); \
-             attest it when done"
-                .into(),
-        ),
-        _ => Err(format!("{key}: not an artifact key a connector can act on")),
-    })
 }
 
 fn wanted(tier: Tier, choice: ContainTier) -> bool {
@@ -166,12 +211,15 @@ async fn intended_actions(
 ) -> anyhow::Result<Vec<Intended>> {
     let mut out: Vec<Intended> = Vec::new();
     let mut key_of_step: BTreeMap<u32, String> = BTreeMap::new();
-    for step in plan.steps.iter().filter(|s| wanted(s.tier, choice)) {
-        if step.action == ActionKind::Examine {
-            continue;
-        }
+    let steps: Vec<&PlanStep> = plan
+        .steps
+        .iter()
+        .filter(|s| wanted(s.tier, choice) && s.action != ActionKind::Examine)
+        .collect();
+    let named = Named::read(store, &steps).await?;
+    for step in steps {
         let order = i64::from(step.order) * 10;
-        let resolved = target_of(store, step).await?;
+        let resolved = named.target_of(step);
         let (target_kind, native_id) = match &resolved {
             Ok(t) => (t.kind.to_string(), t.native_id.clone()),
             Err(_) => (step.kind.clone(), step.artifact.clone()),
@@ -808,6 +856,22 @@ async fn contain_with(
         c.close().await;
     }
     result?;
+    // Another process may still be finishing actions it claimed: wait for them (while their
+    // holders live), so the report is of the whole plan, not of a moment.
+    let deadline = std::time::Instant::now() + FOREIGN_LEASE;
+    loop {
+        let held = store
+            .actions_of(name)
+            .await?
+            .into_iter()
+            .filter(|a| wanted_keys.contains(a.key.as_str()) && a.state == ActionState::InFlight)
+            .filter(|a| holder_gone(a.claimed_by.as_deref().unwrap_or_default()) != Some(true))
+            .count();
+        if held == 0 || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 
     let actions: Vec<StoredAction> = store
         .actions_of(name)
@@ -992,6 +1056,112 @@ async fn probe(
     Ok(line)
 }
 
+/// One Shared Signals delivery, for the output.
+#[derive(Serialize)]
+struct SignalLine {
+    artifact: String,
+    key: String,
+    receiver: String,
+    event_type: &'static str,
+    jti: String,
+    attempts: u32,
+    outcome: String,
+}
+
+/// Tells every Shared Signals receiver about each action a probe has verified — after the
+/// probe, never on the provider's word — once: an action whose SETs every receiver accepted
+/// in an earlier run is not announced again (the journal says which).
+async fn signal_verified(
+    store: &Store,
+    name: &str,
+    ssf: &evict_connectors::SsfConfig,
+    verified: &[&StoredAction],
+) -> anyhow::Result<Vec<SignalLine>> {
+    use evict_connectors::ssf::{InitiatingEntity, Occasion, SecurityEvent, Signal, SubjectId};
+    let transmitter = evict_connectors::ssf::Transmitter::from_config(ssf)
+        .context("setting up the Shared Signals transmitter ([ssf] in the configuration)")?;
+    let announced: BTreeSet<String> = store
+        .journal_entries(Some(name), Some("signal.sent"))
+        .await?
+        .iter()
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.body).ok())
+        .filter(|b| b["all_delivered"] == true)
+        .filter_map(|b| b["key"].as_str().map(str::to_string))
+        .collect();
+    let mut out = Vec::new();
+    for a in verified {
+        let Some(target) = target_of_action(a) else {
+            continue;
+        };
+        if announced.contains(&a.key) {
+            continue;
+        }
+        let occasion = Occasion {
+            at: a.updated_at,
+            initiated_by: InitiatingEntity::Admin,
+            reason: Some(format!("containment of incident {name}")),
+            compromised: true,
+        };
+        let Some(event) = SecurityEvent::for_action(&target, a.action, &occasion) else {
+            continue;
+        };
+        let user = match store.show(&a.artifact).await? {
+            Some(ShowResult::Identity { identity, .. }) => {
+                Some(SubjectId::for_identity(&identity, None))
+            }
+            Some(ShowResult::Credential { identity, .. }) => {
+                identity.as_ref().map(|i| SubjectId::for_identity(i, None))
+            }
+            None => None,
+        };
+        let subject = match (target.kind, user) {
+            (TargetKind::Credential(CredentialKind::Session), user) => {
+                SubjectId::for_session(&target.native_id, user)
+            }
+            (_, Some(user)) => user,
+            (_, None) => SubjectId::opaque(&target.native_id),
+        };
+        let signal = Signal::new(subject, event).in_transaction(&a.key);
+        let deliveries = transmitter.transmit(&signal).await?;
+        let all_delivered = deliveries.iter().all(|d| d.delivered());
+        let body = serde_json::json!({
+            "key": a.key,
+            "artifact": a.artifact,
+            "all_delivered": all_delivered,
+            "deliveries": deliveries.iter().map(|d| serde_json::json!({
+                "receiver": d.receiver,
+                "jti": d.jti,
+                "event_type": d.event_type,
+                "attempts": d.attempts,
+                "delivered": d.delivered(),
+            })).collect::<Vec<_>>(),
+        });
+        store
+            .journal_append(Timestamp::now(), "signal.sent", name, &body)
+            .await?;
+        for d in deliveries {
+            out.push(SignalLine {
+                artifact: a.artifact.clone(),
+                key: a.key.clone(),
+                receiver: d.receiver.clone(),
+                event_type: d.event_type,
+                jti: d.jti.clone(),
+                attempts: d.attempts,
+                outcome: match &d.outcome {
+                    evict_connectors::ssf::DeliveryOutcome::Delivered => "delivered".into(),
+                    evict_connectors::ssf::DeliveryOutcome::Failed { permanent, reason } => {
+                        format!(
+                            "failed{}: {reason}",
+                            if *permanent { " for good" } else { "" }
+                        )
+                    }
+                },
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// `evict incident verify NAME`: every done action's probe, after its provider's declared
 /// delay, recorded as evidence the closure gate reads.
 pub async fn verify(ctx: &Context, name: &str, config: Option<PathBuf>) -> anyhow::Result<Outcome> {
@@ -1110,6 +1280,19 @@ async fn verify_with(
     }
     let mut lines = std::mem::take(&mut *lines.lock().await);
     lines.sort_by(|a, b| a.artifact.cmp(&b.artifact));
+    let verified_actions: Vec<&StoredAction> = latest
+        .values()
+        .copied()
+        .filter(|a| {
+            lines.iter().any(|l| {
+                l.artifact == a.artifact && l.verdict == Some(EvidenceVerdict::VerifiedRevoked)
+            })
+        })
+        .collect();
+    let signals = match config.and_then(|(_, c)| c.ssf.as_ref()) {
+        Some(ssf) => signal_verified(store, name, ssf, &verified_actions).await?,
+        None => Vec::new(),
+    };
     let all_verified = not_done.is_empty()
         && lines
             .iter()
@@ -1118,6 +1301,7 @@ async fn verify_with(
         Format::Json => output::json(&serde_json::json!({
             "incident": name,
             "probed": lines,
+            "signals": signals,
             "not_done": not_done.iter().map(|a| serde_json::json!({
                 "key": a.key, "artifact": a.artifact, "action": a.action, "state": a.state,
             })).collect::<Vec<_>>(),
@@ -1151,7 +1335,12 @@ async fn verify_with(
                 ]);
             }
             output::print_table(&table);
-            let _ = ctx.now;
+            for s in &signals {
+                output::line(&format!(
+                    "signal {} about {} to {}: {}",
+                    s.event_type, s.artifact, s.receiver, s.outcome
+                ));
+            }
         }
     }
     Ok(if all_verified {

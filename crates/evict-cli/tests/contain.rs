@@ -36,7 +36,7 @@ fn random_hex() -> String {
 impl Roles {
     async fn create(tag: &str, victims: usize) -> Option<Roles> {
         let url = admin_url();
-        let mut su = match PgConnection::connect(&url).await {
+        let su = match PgConnection::connect(&url).await {
             Ok(c) => c,
             Err(e) => {
                 evict_testkit::servers::missing("PostgreSQL", format!("{url}: {e}"));

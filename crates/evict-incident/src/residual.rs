@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use evict_model::{
-    Credential, CredentialKind, CredentialStatus, Identity, Location, PrivilegeTier,
-    ResidualReason, Usage,
+    Credential, CredentialKind, CredentialStatus, Identity, IdentityStatus, Location,
+    PrivilegeTier, ResidualReason, Usage,
 };
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
@@ -550,6 +550,25 @@ pub fn find_residual<'a>(inputs: &'a ResidualInputs<'a>) -> Found<'a> {
                     why.clone(),
                 );
             }
+        }
+    }
+    // An identity named in scope whose credentials the inventory cannot see (a SCIM user, an
+    // account known only by name) is itself the artifact: disabling it is the only handle.
+    for s in in_scope(ScopeKind::Identity) {
+        let Some(identity) = identities.get(s.value.as_str()) else {
+            continue;
+        };
+        let sees_a_credential = by_identity
+            .get(s.value.as_str())
+            .is_some_and(|cs| cs.iter().any(|c| live(c, inputs.now)));
+        if identity.status == IdentityStatus::Active && !sees_a_credential {
+            out.add(
+                ArtifactRef::Identity {
+                    id: identity.id.to_string(),
+                },
+                ResidualReason::IdentityInScope,
+                format!("scope {s} (no credential of it is known)"),
+            );
         }
     }
 

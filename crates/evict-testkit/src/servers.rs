@@ -90,6 +90,67 @@ impl Drop for ServerProcess {
     }
 }
 
+/// The repository's `tests/` folder, where the test servers' scripts are.
+fn test_scripts() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests")
+}
+
+/// scim2-server (PyPI) on a free port, accepting `token` as its bearer token, its access log
+/// (a line a request) written to `log`. Its SCIM base is `base_url() + "/v2"`.
+pub fn scim2_server(token: &str, log: &std::path::Path) -> Result<ServerProcess, String> {
+    let port = free_port();
+    let mut command = Command::new("sh");
+    command
+        .args([
+            "-c",
+            "exec scim2-server \"$@\" 2>\"$SCIM_LOG\"",
+            "scim2-server",
+        ])
+        .args(["--hostname", "127.0.0.1", "--port"])
+        .arg(port.to_string())
+        .arg("--bearer-token")
+        .arg(token)
+        .env("SCIM_LOG", log);
+    ServerProcess::start(command, port, Duration::from_secs(60))
+        .map_err(|e| format!("scim2-server (PyPI; .ci/run installs it): {e}"))
+}
+
+/// The lying SCIM service (`tests/scim-liar/liar.py`): 204 to every change, and every user
+/// still `active: true`.
+pub fn scim_liar() -> Result<ServerProcess, String> {
+    let port = free_port();
+    let mut command = Command::new("python3");
+    command
+        .arg(test_scripts().join("scim-liar/liar.py"))
+        .arg(port.to_string());
+    ServerProcess::start(command, port, Duration::from_secs(30))
+}
+
+/// The Shared Signals test receiver (`tests/ssf-receiver/receiver.py`, PyJWT): trusts the keys
+/// in the JWKS file `jwks`, expects `issuer` and `audience`, records each POST as a JSON line
+/// in `log`; `extra` adds its flags. It takes SETs at `base_url() + "/events"`.
+pub fn ssf_receiver(
+    jwks: &std::path::Path,
+    issuer: &str,
+    audience: &str,
+    log: &std::path::Path,
+    extra: &[&str],
+) -> Result<ServerProcess, String> {
+    let port = free_port();
+    let mut command = Command::new("python3");
+    command
+        .arg(test_scripts().join("ssf-receiver/receiver.py"))
+        .args(["--port", &port.to_string()])
+        .arg("--jwks")
+        .arg(jwks)
+        .args(["--issuer", issuer, "--audience", audience])
+        .arg("--log")
+        .arg(log)
+        .args(extra);
+    ServerProcess::start(command, port, Duration::from_secs(20))
+        .map_err(|e| format!("the SSF test receiver (python3 with PyJWT): {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
