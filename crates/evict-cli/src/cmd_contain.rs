@@ -432,9 +432,14 @@ fn outcome_of(
         Err(e) if e.retryable() => ActionOutcome::Failed {
             reason: format!("gave up after {attempts} attempts: {e}"),
         },
-        Err(e @ ConnectorError::Unsupported { .. }) => ActionOutcome::NeedsManual {
-            reason: e.to_string(),
-        },
+        // Not something another attempt mends: the provider cannot do it, or the connector
+        // lacks what it needs (an OAuth token's value is never stored, so it must be handed
+        // over) — a person must.
+        Err(e @ (ConnectorError::Unsupported { .. } | ConnectorError::Config(_))) => {
+            ActionOutcome::NeedsManual {
+                reason: e.to_string(),
+            }
+        }
         Err(e) => ActionOutcome::Failed {
             reason: e.to_string(),
         },

@@ -107,8 +107,8 @@ impl Roles {
 const SECRET_VARIABLE: &str = "EVICT_TEST_CONTAIN_URL";
 
 /// A store with the roles synced, an incident scoping the victims, and its plan, made with a
-/// policy that kills what is in scope.
-fn incident_with_plan(env: &Env, roles: &Roles, rate: u32) -> String {
+/// policy that kills what is in scope; `store` is `EVICT_DATABASE_URL` (`None`: SQLite).
+fn incident_with_plan(env: &Env, roles: &Roles, rate: u32, store: Option<&str>) -> String {
     let config = env.write(
         "connectors.toml",
         format!(
@@ -121,8 +121,10 @@ fn incident_with_plan(env: &Env, roles: &Roles, rate: u32) -> String {
         "recent_use_days = 30\ndefault_tier = \"validate\"\n\n[[rule]]\nname = \"in-scope\"\n\
          tier = \"kill\"\nwhy = \"The test's compromised roles.\"\nany_reason = [\"identity_in_scope\"]\n",
     );
+    let mut envs = vec![(SECRET_VARIABLE, roles.admin_url.as_str())];
+    envs.extend(store.map(|url| ("EVICT_DATABASE_URL", url)));
     let run = |args: &[&str]| {
-        let out = env.run_with(args, &[(SECRET_VARIABLE, roles.admin_url.as_str())]);
+        let out = env.run_with(args, &envs);
         assert_eq!(out.code, 0, "{args:?}: {}{}", out.stdout, out.stderr);
         out
     };
@@ -179,7 +181,7 @@ async fn contain_sends_nothing_in_a_dry_run_then_revokes_each_planned_password_o
         return;
     };
     let env = Env::new();
-    let config = incident_with_plan(&env, &roles, 50);
+    let config = incident_with_plan(&env, &roles, 50, None);
     let admin_url = roles.admin_url.clone();
     let with_secret = [(SECRET_VARIABLE, admin_url.as_str())];
     let contain = |extra: &[&str]| {
@@ -258,7 +260,7 @@ async fn a_containment_killed_at_random_moments_finishes_with_each_action_done_o
         return;
     };
     let env = Env::new();
-    let config = incident_with_plan(&env, &roles, 20);
+    let config = incident_with_plan(&env, &roles, 20, None);
     let admin_url = roles.admin_url.clone();
     let start = || {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_evict"));
@@ -360,58 +362,8 @@ async fn two_processes_on_a_postgres_store_never_take_the_same_action() {
             .env("EVICT_NOW", evict_testkit::REFERENCE_NOW)
             .env(SECRET_VARIABLE, &admin_url);
     };
-    // Set-up on the PostgreSQL store, through the same commands.
-    let setup = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_evict"));
-        with_store(&mut cmd);
-        let out = cmd.args(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
-    };
-    let config = env.write(
-        "connectors.toml",
-        format!(
-            "[postgres]\nurl = {{ env = \"{SECRET_VARIABLE}\" }}\n\n\
-             [limits.postgres]\nrequests_per_second = 100\nconcurrency = 2\n"
-        ),
-    );
-    let config = config.to_str().unwrap();
-    let policy = env.write(
-        "policy.toml",
-        "recent_use_days = 30\ndefault_tier = \"validate\"\n\n[[rule]]\nname = \"in-scope\"\n\
-         tier = \"kill\"\nwhy = \"The test's compromised roles.\"\nany_reason = [\"identity_in_scope\"]\n",
-    );
-    setup(&["sync", "postgres", "--config", config]);
-    let mut open: Vec<String> = [
-        "incident",
-        "open",
-        "breach",
-        "--compromised-at",
-        "2026-05-01T00:00:00Z",
-        "--patched-at",
-        "2026-05-20T00:00:00Z",
-        "--scope",
-    ]
-    .map(String::from)
-    .to_vec();
-    open.extend(
-        roles
-            .victims
-            .iter()
-            .map(|v| format!("identity:postgres:{v}")),
-    );
-    setup(&open.iter().map(String::as_str).collect::<Vec<_>>());
-    setup(&[
-        "incident",
-        "plan",
-        "breach",
-        "--policy",
-        policy.to_str().unwrap(),
-    ]);
+    let config = incident_with_plan(&env, &roles, 100, Some(&store_url));
+    let config = config.as_str();
 
     let children: Vec<_> = (0..2)
         .map(|_| {
@@ -441,8 +393,12 @@ async fn two_processes_on_a_postgres_store_never_take_the_same_action() {
         );
     }
     assert_eq!(roles.with_password().await, vec![roles.innocent.clone()]);
-    let out = setup(&["journal", "show", "--kind", "action.", "--format", "json"]);
-    let entries: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entries = env
+        .run_with(
+            &["journal", "show", "--kind", "action.", "--format", "json"],
+            &[("EVICT_DATABASE_URL", &store_url)],
+        )
+        .json();
     let mut starts: BTreeMap<String, usize> = BTreeMap::new();
     let mut holders = std::collections::BTreeSet::new();
     for e in entries.as_array().unwrap() {
@@ -474,7 +430,7 @@ async fn a_provider_that_cannot_be_reached_fails_its_actions_and_the_next_run_fi
         return;
     };
     let env = Env::new();
-    let config = incident_with_plan(&env, &roles, 50);
+    let config = incident_with_plan(&env, &roles, 50, None);
     let admin_url = roles.admin_url.clone();
     // The same administrator, at a port nothing listens on.
     let closed = evict_testkit::servers::free_port();
