@@ -129,7 +129,7 @@ async fn a_scim_user_is_disabled_verified_announced_once_and_the_incident_closes
         .jwks();
     let jwks_file = env.write("jwks.json", serde_json::to_string(&jwks).unwrap());
     let received = env.path("received.jsonl");
-    let receiver = match ssf_receiver(&jwks_file, issuer, "downstream", &received, &[]) {
+    let receiver = match ssf_receiver(&jwks_file, issuer, "downstream", &received, &[], &[]) {
         Ok(r) => r,
         Err(why) => return missing("the SSF receiver", why),
     };

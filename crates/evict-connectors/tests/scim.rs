@@ -5,14 +5,12 @@
 
 mod compliance;
 
-use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use evict_connectors::scim::Scim;
 use evict_connectors::{ConnectorError, ConnectorsConfig, Provider, ScimConfig, SecretRef, Target};
 use evict_model::{ActionKind, EvidenceVerdict, IdentityStatus, SecretString};
-use evict_testkit::servers::{ServerProcess, free_port, missing};
+use evict_testkit::servers::{ServerProcess, free_port, missing, scim_liar, scim2_server};
 
 fn generated_token() -> String {
     let mut bytes = [0u8; 24];
@@ -41,23 +39,10 @@ fn start() -> Option<Service> {
         );
         return None;
     }
-    let port = free_port();
     let token = generated_token();
     let secrets = tempfile::tempdir().unwrap();
     // Its access log (a line a request) goes to a file, not the test's output.
-    let mut command = Command::new("sh");
-    command
-        .args([
-            "-c",
-            "exec scim2-server \"$@\" 2>\"$SCIM_LOG\"",
-            "scim2-server",
-        ])
-        .args(["--hostname", "127.0.0.1", "--port"])
-        .arg(port.to_string())
-        .arg("--bearer-token")
-        .arg(&token)
-        .env("SCIM_LOG", secrets.path().join("scim2-server.log"));
-    match ServerProcess::start(command, port, Duration::from_secs(60)) {
+    match scim2_server(&token, &secrets.path().join("scim2-server.log")) {
         Ok(server) => Some(Service {
             server,
             token,
@@ -308,11 +293,7 @@ async fn a_service_that_is_down_is_unreachable() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_that_answers_204_and_changes_nothing_is_caught_by_the_read_back() {
-    let liar = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/scim-liar/liar.py");
-    let port = free_port();
-    let mut command = Command::new("python3");
-    command.arg(&liar).arg(port.to_string());
-    let server = match ServerProcess::start(command, port, Duration::from_secs(30)) {
+    let server = match scim_liar() {
         Ok(server) => server,
         Err(why) => {
             missing("python3 (tests/scim-liar/liar.py)", why);

@@ -22,15 +22,11 @@ use evict_connectors::ssf::{
     SetSigner, Signal, SubjectId, Transmitter,
 };
 use evict_model::{ActionKind, CredentialKind, Identity, IdentityKind, Provider};
-use evict_testkit::servers::{ServerProcess, free_port, missing};
+use evict_testkit::servers::{ServerProcess, free_port, missing, ssf_receiver};
 use serde_json::Value;
 
 const ISSUER: &str = "https://evict.test";
 const INCIDENT: &str = "ir-2025-017";
-
-fn receiver_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/ssf-receiver/receiver.py")
-}
 
 /// Whether the receiver can run here; says why not (failing under CI) when it cannot.
 fn receiver_available() -> bool {
@@ -70,22 +66,8 @@ impl TestReceiver {
         extra: &[&str],
         env: &[(&str, &str)],
     ) -> TestReceiver {
-        let port = free_port();
         let log = dir.join(format!("{name}.jsonl"));
-        let mut command = Command::new("python3");
-        command
-            .arg(receiver_script())
-            .args(["--port", &port.to_string()])
-            .arg("--jwks")
-            .arg(jwks)
-            .args(["--issuer", ISSUER, "--audience", audience])
-            .arg("--log")
-            .arg(&log)
-            .args(extra);
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let server = ServerProcess::start(command, port, Duration::from_secs(20))
+        let server = ssf_receiver(jwks, ISSUER, audience, &log, extra, env)
             .unwrap_or_else(|e| panic!("the SSF test receiver {name} did not start: {e}"));
         TestReceiver { server, log }
     }

@@ -128,13 +128,15 @@ pub fn scim_liar() -> Result<ServerProcess, String> {
 
 /// The Shared Signals test receiver (`tests/ssf-receiver/receiver.py`, PyJWT): trusts the keys
 /// in the JWKS file `jwks`, expects `issuer` and `audience`, records each POST as a JSON line
-/// in `log`; `extra` adds its flags. It takes SETs at `base_url() + "/events"`.
+/// in `log`; `extra` adds its flags and `env` its environment. It takes SETs at
+/// `base_url() + "/events"`.
 pub fn ssf_receiver(
     jwks: &std::path::Path,
     issuer: &str,
     audience: &str,
     log: &std::path::Path,
     extra: &[&str],
+    env: &[(&str, &str)],
 ) -> Result<ServerProcess, String> {
     let port = free_port();
     let mut command = Command::new("python3");
@@ -146,7 +148,8 @@ pub fn ssf_receiver(
         .args(["--issuer", issuer, "--audience", audience])
         .arg("--log")
         .arg(log)
-        .args(extra);
+        .args(extra)
+        .envs(env.iter().copied());
     ServerProcess::start(command, port, Duration::from_secs(20))
         .map_err(|e| format!("the SSF test receiver (python3 with PyJWT): {e}"))
 }
