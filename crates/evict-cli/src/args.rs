@@ -511,6 +511,17 @@ pub struct ScanArgs {
     /// Exit 1 when a finding of at least this confidence exists.
     #[arg(long, value_enum, default_value_t = FailOn::Low)]
     pub fail_on: FailOn,
+    /// Ask each secret's issuer whether it still works, and mark every finding live, dead or
+    /// unknown: an AWS key pair through sts:GetCallerIdentity, a postgres:// URL through a
+    /// login that runs no statement, an OAuth token through introspection. This SENDS THE
+    /// LEAKED SECRET TO ITS PROVIDER: only providers listed in the configuration's
+    /// `[verify] providers = ["aws", "postgres", "oauth"]` are asked (the others stay
+    /// "unknown (not opted in)"), each within its `[limits.NAME]` rate and concurrency.
+    #[arg(long)]
+    pub verify: bool,
+    /// The connector configuration for --verify (default: $EVICT_HOME/connectors.toml).
+    #[arg(long, value_name = "FILE", requires = "verify")]
+    pub config: Option<PathBuf>,
     /// Honour .gitignore, .ignore and git exclude files while walking trees.
     #[arg(long)]
     pub gitignore: bool,

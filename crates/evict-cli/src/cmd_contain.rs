@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
+use evict_connectors::limit::Bucket;
 use evict_connectors::{Connector, ConnectorError, ConnectorsConfig, Limits, Provider, Target};
 use evict_connectors::{TargetKind, connector};
 use evict_incident::plan::{Plan, PlanStep};
@@ -358,42 +359,6 @@ fn holder_gone(holder: &str) -> Option<bool> {
     }
     let pid: u32 = pid.parse().ok()?;
     Some(start_time(pid).as_deref() != Some(started))
-}
-
-/// A token bucket: at most `rate` requests a second, `burst` at once.
-struct Bucket {
-    rate: f64,
-    burst: f64,
-    state: Mutex<(f64, tokio::time::Instant)>,
-}
-
-impl Bucket {
-    fn new(limits: Limits) -> Bucket {
-        let burst = (limits.concurrency as f64).max(1.0);
-        Bucket {
-            rate: limits.requests_per_second,
-            burst,
-            state: Mutex::new((1.0, tokio::time::Instant::now())),
-        }
-    }
-
-    async fn take(&self) {
-        loop {
-            let wait = {
-                let mut s = self.state.lock().await;
-                let now = tokio::time::Instant::now();
-                let refill = now.duration_since(s.1).as_secs_f64() * self.rate;
-                s.0 = (s.0 + refill).min(self.burst);
-                s.1 = now;
-                if s.0 >= 1.0 {
-                    s.0 -= 1.0;
-                    return;
-                }
-                Duration::from_secs_f64((1.0 - s.0) / self.rate)
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
 }
 
 /// The wait before attempt `attempts + 1`: exponential from 200 ms, at most 30 s, jittered

@@ -4,11 +4,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use anyhow::{Context as _, bail};
-use evict_model::{Confidence, Location};
+use evict_connectors::ConnectorsConfig;
+use evict_connectors::liveness::{LeakedSecret, LivenessChecker};
+use evict_model::{Confidence, Liveness, LivenessState, Location};
 use evict_scan::chat::{FieldMap, scan_message_lines, scan_slack_export};
 use evict_scan::{
-    Collector, Engine, IgnoreList, ScanStats, SecretFinding, Sink, Skipped, TreeOptions, scan_path,
+    Collector, Engine, HeldSecret, IgnoreList, ScanStats, SecretFinding, Sink, Skipped,
+    TreeOptions, scan_path,
 };
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -55,6 +61,21 @@ pub async fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
         .fingerprint_key()
         .context("the fingerprint key under $EVICT_HOME")?;
     let engine = Engine::new(rules, key, ctx.now);
+    // Plaintext is kept in memory only when it will be sent to its issuer.
+    let engine = if args.verify {
+        engine.keeping_plaintext()
+    } else {
+        engine
+    };
+    let verify_config = if args.verify {
+        Some(
+            crate::cmd_contain::connectors_config(args.config.clone(), args.config.is_some())?
+                .map(|(_, config)| config)
+                .unwrap_or_default(),
+        )
+    } else {
+        None
+    };
 
     let mut ignore = IgnoreList::default();
     for root in paths.iter().filter(|p| p.is_dir()) {
@@ -88,8 +109,12 @@ pub async fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
         done.store(true, Ordering::Relaxed);
         result
     })?;
+    let held = collector.take_plaintexts();
+    let (mut findings, stats, skipped) = collector.finish();
+    if let Some(config) = &verify_config {
+        check_liveness(config, &mut findings, held, ctx.quiet).await;
+    }
     let seconds = started.elapsed().as_secs_f64();
-    let (findings, stats, skipped) = collector.finish();
 
     let stored = if args.store {
         let store = crate::open_store().await?;
@@ -205,6 +230,52 @@ pub(crate) fn store_record(finding: &SecretFinding) -> evict_store::ScannedSecre
         native_id: finding.native_id.clone(),
         expires_at: finding.persistence.expires_at(),
         locations: finding.locations.clone(),
+        liveness: finding.liveness.clone(),
+    }
+}
+
+/// Asks each finding's issuer, for the providers opted in, whether it still works; every
+/// finding gets a liveness. The plaintexts are dropped (and overwritten) when this returns.
+async fn check_liveness(
+    config: &ConnectorsConfig,
+    findings: &mut [SecretFinding],
+    mut held: HashMap<String, HeldSecret>,
+    quiet: bool,
+) {
+    let checker = Arc::new(LivenessChecker::from_config(config).await);
+    if !checker.any_opted_in() && !quiet {
+        output::note(
+            false,
+            "--verify: no provider is opted in, so no secret was sent anywhere; add [verify] \
+             providers = [\"aws\", \"postgres\", \"oauth\"] to connectors.toml (or --config FILE) \
+             for those you choose to send leaked secrets to",
+        );
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, finding) in findings.iter_mut().enumerate() {
+        let Some(plain) = held.remove(finding.fingerprint.as_str()) else {
+            finding.liveness = Some(Liveness::unknown("the plaintext was not kept"));
+            continue;
+        };
+        let leaked = LeakedSecret {
+            rule: finding.rule.clone(),
+            provider: finding.provider.as_str().to_string(),
+            kind: finding.kind,
+            native_id: finding.native_id.clone(),
+            matched: plain.matched.get(&finding.rule).cloned(),
+            secret: plain.secret,
+        };
+        let checker = checker.clone();
+        tasks.spawn(async move { (index, checker.check(&leaked).await) });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((index, liveness)) => findings[index].liveness = Some(liveness),
+            Err(e) => output::note(false, &format!("a liveness probe failed: {e}")),
+        }
+    }
+    for finding in findings.iter_mut().filter(|f| f.liveness.is_none()) {
+        finding.liveness = Some(Liveness::unknown("the probe did not finish"));
     }
 }
 
@@ -233,6 +304,20 @@ fn summary_line(findings: &[SecretFinding], stats: &ScanStats, seconds: f64) -> 
             .collect();
         line.push_str(&format!("; skipped {skipped} ({})", reasons.join(", ")));
     }
+    if findings.iter().any(|f| f.liveness.is_some()) {
+        let by = |state: LivenessState| {
+            findings
+                .iter()
+                .filter(|f| f.liveness.as_ref().is_some_and(|l| l.state == state))
+                .count()
+        };
+        line.push_str(&format!(
+            "; liveness: {} live, {} dead, {} unknown",
+            by(LivenessState::Live),
+            by(LivenessState::Dead),
+            by(LivenessState::Unknown)
+        ));
+    }
     if stats.allowed_inline > 0 {
         line.push_str(&format!("; {} allowed inline", stats.allowed_inline));
     }
@@ -250,7 +335,8 @@ fn print_report(
     skipped: &[Skipped],
 ) {
     if !findings.is_empty() {
-        let mut table = output::table(&[
+        let verified = findings.iter().any(|f| f.liveness.is_some());
+        let mut header = vec![
             "confidence",
             "rule",
             "secret",
@@ -258,7 +344,11 @@ fn print_report(
             "fingerprint",
             "seen",
             "where",
-        ]);
+        ];
+        if verified {
+            header.push("liveness");
+        }
+        let mut table = output::table(&header);
         for finding in findings {
             let mut places: Vec<String> = finding
                 .locations
@@ -278,7 +368,7 @@ fn print_report(
                 }
                 _ => finding.preview.clone(),
             };
-            table.add_row(vec![
+            let mut row = vec![
                 finding.confidence.to_string(),
                 finding.rule.clone(),
                 secret,
@@ -286,7 +376,16 @@ fn print_report(
                 finding.fingerprint.short().to_string(),
                 finding.locations.len().to_string(),
                 places.join("\n"),
-            ]);
+            ];
+            if verified {
+                row.push(
+                    finding
+                        .liveness
+                        .as_ref()
+                        .map_or_else(|| "unknown".into(), ToString::to_string),
+                );
+            }
+            table.add_row(row);
         }
         output::print_table(&table);
     }

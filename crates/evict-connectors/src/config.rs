@@ -55,6 +55,82 @@ pub struct ConnectorsConfig {
     /// How hard the containment executor may press each provider, by provider name.
     #[serde(default)]
     pub limits: std::collections::BTreeMap<String, Limits>,
+    /// Which providers `scan --verify` may send leaked secrets to.
+    pub verify: Option<VerifyConfig>,
+}
+
+/// The opt-in of `evict scan --verify`. Asking an issuer whether a leaked secret still works
+/// sends it the secret: a responder chooses consciously, provider by provider, where that
+/// may happen. Nothing is probed for a provider missing from `providers`.
+///
+/// ```toml
+/// [verify]
+/// providers = ["aws", "postgres", "oauth"]
+///
+/// [verify.aws]            # optional: else the [aws] table's region and endpoint, else AWS's own
+/// region = "us-east-1"
+/// endpoint_url = "https://sts.us-east-1.amazonaws.com"
+///
+/// [verify.postgres]       # optional
+/// hosts = ["db-01.internal.example.com"]   # only these hosts are sent a leaked password
+/// connect_timeout_seconds = 5
+///
+/// [verify.oauth]          # optional: beyond JWTs whose iss is the [oauth] issuer
+/// rules = ["okta.api_token"]
+/// ```
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyConfig {
+    /// The providers leaked secrets may be sent to: `aws`, `postgres`, `oauth`.
+    #[serde(default)]
+    pub providers: Vec<String>,
+    /// Where STS is asked.
+    pub aws: Option<VerifyAwsConfig>,
+    /// Which database hosts are asked.
+    pub postgres: Option<VerifyPostgresConfig>,
+    /// Which tokens go to the `[oauth]` issuer's introspection.
+    pub oauth: Option<VerifyOAuthConfig>,
+}
+
+impl VerifyConfig {
+    /// The providers `scan --verify` can probe.
+    pub const PROVIDERS: &'static [&'static str] = &["aws", "postgres", "oauth"];
+
+    /// Whether `provider` is opted in.
+    pub fn opted_in(&self, provider: &str) -> bool {
+        self.providers.iter().any(|p| p == provider)
+    }
+}
+
+/// Where `scan --verify` asks STS about leaked AWS key pairs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyAwsConfig {
+    /// The region requests are signed for.
+    pub region: Option<String>,
+    /// STS at another endpoint than AWS's own (`https://`, or `http://` on loopback).
+    pub endpoint_url: Option<String>,
+}
+
+/// Which PostgreSQL servers `scan --verify` may log in to with a leaked URL.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyPostgresConfig {
+    /// Only URLs naming one of these hosts are probed (the others stay unknown); empty or
+    /// missing: any host a leaked URL names.
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    /// Seconds to wait for a login. Default 5.
+    pub connect_timeout_seconds: Option<u64>,
+}
+
+/// Which leaked tokens `scan --verify` sends to the `[oauth]` issuer's introspection.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyOAuthConfig {
+    /// Ids of rules whose tokens that issuer issues (JWTs naming it as `iss` are sent anyway).
+    #[serde(default)]
+    pub rules: Vec<String>,
 }
 
 /// How hard the executor may press one provider: at most `requests_per_second` (a token
@@ -265,7 +341,7 @@ impl AwsConfig {
 
 /// An endpoint is `https://HOST…`, or `http://` on a loopback address: a session token sent
 /// over plain HTTP to anywhere else could be read on the way.
-fn check_endpoint(url: &str) -> Result<(), String> {
+pub(crate) fn check_endpoint(url: &str) -> Result<(), String> {
     let (scheme, rest) = url
         .split_once("://")
         .ok_or_else(|| "must start with https:// (or http:// on a loopback address)".to_string())?;
@@ -385,6 +461,22 @@ impl ConnectorsConfig {
         }
         if let Some(aws) = &config.aws {
             aws.check(origin)?;
+        }
+        if let Some(verify) = &config.verify {
+            for provider in &verify.providers {
+                if !VerifyConfig::PROVIDERS.contains(&provider.as_str()) {
+                    return Err(ConnectorError::Config(format!(
+                        "{origin}: verify.providers names '{provider}', which scan --verify \
+                         cannot probe; it can probe {}",
+                        VerifyConfig::PROVIDERS.join(", ")
+                    )));
+                }
+            }
+            if let Some(url) = verify.aws.as_ref().and_then(|a| a.endpoint_url.as_ref()) {
+                check_endpoint(url).map_err(|why| {
+                    ConnectorError::Config(format!("{origin}: verify.aws.endpoint_url {why}"))
+                })?;
+            }
         }
         Ok(config)
     }

@@ -11,6 +11,8 @@
 
 pub mod config;
 pub mod connector;
+pub mod limit;
+pub mod liveness;
 pub mod provider;
 
 #[cfg(feature = "aws")]
@@ -29,7 +31,7 @@ pub mod ssf;
 
 pub use config::{
     AwsConfig, ConnectorsConfig, Limits, OAuthConfig, PostgresConfig, ScimConfig, SecretRef,
-    SsfConfig, SsfReceiverConfig,
+    SsfConfig, SsfReceiverConfig, VerifyConfig,
 };
 pub use connector::Connector;
 pub use provider::{

@@ -75,3 +75,57 @@ impl fmt::Display for Persistence {
         }
     }
 }
+
+vocabulary!(
+    /// Whether a leaked secret still works, as its issuer answered when asked with it.
+    LivenessState, "liveness" {
+        /// The issuer accepted it: whoever holds a copy can use it now.
+        Live = "live",
+        /// The issuer refused it in a way that only a dead secret is refused.
+        Dead = "dead",
+        /// Not asked (not opted in, no probe for this kind), or the answer could not decide.
+        Unknown = "unknown",
+    }
+);
+
+/// A leaked secret's liveness and the short reason for it: what was asked and what came
+/// back, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Liveness {
+    /// Live, dead or unknown.
+    pub state: LivenessState,
+    /// Why, in a responder's words.
+    pub reason: String,
+}
+
+impl Liveness {
+    /// Live, because `reason`.
+    pub fn live(reason: impl Into<String>) -> Liveness {
+        Liveness {
+            state: LivenessState::Live,
+            reason: reason.into(),
+        }
+    }
+
+    /// Dead, because `reason`.
+    pub fn dead(reason: impl Into<String>) -> Liveness {
+        Liveness {
+            state: LivenessState::Dead,
+            reason: reason.into(),
+        }
+    }
+
+    /// Unknown, because `reason`.
+    pub fn unknown(reason: impl Into<String>) -> Liveness {
+        Liveness {
+            state: LivenessState::Unknown,
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Liveness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.state, self.reason)
+    }
+}

@@ -24,7 +24,7 @@ mod vocabulary;
 
 pub use credential::{Credential, CredentialKind, CredentialStatus};
 pub use event::{Event, Outcome, RawPointer, SessionContext, Usage};
-pub use exposure::{Confidence, Persistence};
+pub use exposure::{Confidence, Liveness, LivenessState, Persistence};
 pub use grant::Grant;
 pub use identity::{Identity, IdentityKind, IdentityStatus, PrivilegeTier};
 pub use ids::{CredentialId, IdentityId, Provider, ProviderError};

@@ -1,6 +1,8 @@
 //! The matcher: one keyword pass decides which rules run, each triggered rule's regex runs over
 //! the input, and every candidate is validated, fingerprinted and redacted before it leaves.
 
+use std::sync::Arc;
+
 use evict_model::{Fingerprint, FingerprintKey, Persistence, SecretString, redacted_preview};
 use jiff::Timestamp;
 
@@ -29,6 +31,20 @@ pub struct Detection {
     pub line: u64,
     /// 1-based byte column.
     pub column: u64,
+    /// The plaintext, only from an engine that keeps it ([`Engine::keeping_plaintext`]).
+    pub plaintext: Option<Plaintext>,
+}
+
+/// The plaintext of one detection, for `scan --verify`, which asks the issuer whether the
+/// secret still works. Held in memory only, as [`SecretString`]s: never serialised, printed
+/// or stored.
+#[derive(Debug, Clone)]
+pub struct Plaintext {
+    /// The secret itself (the rule's `secret` group).
+    pub secret: Arc<SecretString>,
+    /// The whole match around it (a `postgres://` URL with its host, port and database), which
+    /// holds the secret too.
+    pub matched: Arc<SecretString>,
 }
 
 /// Outcome of scanning one input.
@@ -46,6 +62,7 @@ pub struct Engine {
     rules: RuleSet,
     key: FingerprintKey,
     now: Timestamp,
+    keep_plaintext: bool,
 }
 
 /// Per-thread reusable state, so a scan allocates nothing when nothing matches.
@@ -58,7 +75,19 @@ pub struct Scratch {
 impl Engine {
     /// An engine over `rules`, fingerprinting under `key`, judging expiry at `now`.
     pub fn new(rules: RuleSet, key: FingerprintKey, now: Timestamp) -> Engine {
-        Engine { rules, key, now }
+        Engine {
+            rules,
+            key,
+            now,
+            keep_plaintext: false,
+        }
+    }
+
+    /// The same engine, but each detection also carries its [`Plaintext`] in memory: only for
+    /// a scan that will ask issuers whether the secrets it found still work.
+    pub fn keeping_plaintext(mut self) -> Engine {
+        self.keep_plaintext = true;
+        self
     }
 
     /// The rules.
@@ -153,6 +182,12 @@ impl Engine {
                 });
             let plaintext = SecretString::new(String::from_utf8_lossy(bytes).into_owned());
             let line = lines.line_of(secret.start());
+            let held = self.keep_plaintext.then(|| Plaintext {
+                secret: Arc::new(SecretString::new(plaintext.expose().to_string())),
+                matched: Arc::new(SecretString::new(
+                    String::from_utf8_lossy(&input[whole.clone()]).into_owned(),
+                )),
+            });
             output.detections.push(Detection {
                 rule: index,
                 fingerprint: self.key.fingerprint(&plaintext),
@@ -162,6 +197,7 @@ impl Engine {
                 offset: secret.start(),
                 line,
                 column: (secret.start() - lines.line_start(secret.start()) + 1) as u64,
+                plaintext: held,
             });
         }
     }

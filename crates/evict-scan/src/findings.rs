@@ -5,7 +5,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use evict_model::{Confidence, CredentialKind, Fingerprint, Location, Persistence, Provider};
+use std::sync::Arc;
+
+use evict_model::{
+    Confidence, CredentialKind, Fingerprint, Liveness, Location, Persistence, Provider,
+    SecretString,
+};
 use serde::Serialize;
 
 use crate::engine::{Detection, Engine};
@@ -37,6 +42,20 @@ pub struct SecretFinding {
     pub also_matched: Vec<String>,
     /// Every place it was seen, in order.
     pub locations: Vec<Location>,
+    /// Whether the issuer still accepts it, when the scan asked (`scan --verify`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<Liveness>,
+}
+
+/// The plaintext of one finding, kept in memory only by an engine that keeps plaintext, for
+/// the liveness probes of `scan --verify`.
+#[derive(Debug, Clone)]
+pub struct HeldSecret {
+    /// The secret.
+    pub secret: Arc<SecretString>,
+    /// The first whole match of each rule that matched it (a rule's match may carry more
+    /// than the secret: the host and database of a `postgres://` URL).
+    pub matched: HashMap<String, Arc<SecretString>>,
 }
 
 /// Why an input was not (fully) scanned, for the summary and `--verbose`.
@@ -73,6 +92,7 @@ pub struct ScanStats {
 #[derive(Debug, Default)]
 pub struct Collector {
     groups: Mutex<HashMap<String, SecretFinding>>,
+    held: Mutex<HashMap<String, HeldSecret>>,
     skipped: Mutex<SkipLog>,
     files: AtomicU64,
     blobs: AtomicU64,
@@ -157,9 +177,36 @@ impl Collector {
         }
     }
 
+    /// Takes the plaintexts held so far, by fingerprint (empty unless the engine keeps
+    /// plaintext).
+    pub fn take_plaintexts(&self) -> HashMap<String, HeldSecret> {
+        std::mem::take(
+            &mut *self
+                .held
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        )
+    }
+
     /// Adds a detection seen at `location`.
-    pub fn add(&self, engine: &Engine, detection: Detection, location: Location) {
+    pub fn add(&self, engine: &Engine, mut detection: Detection, location: Location) {
         let rule = engine.rules().rule(detection.rule);
+        if let Some(plaintext) = detection.plaintext.take() {
+            let mut held = self
+                .held
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let entry = held
+                .entry(detection.fingerprint.as_str().to_string())
+                .or_insert_with(|| HeldSecret {
+                    secret: plaintext.secret,
+                    matched: HashMap::new(),
+                });
+            entry
+                .matched
+                .entry(rule.id.clone())
+                .or_insert(plaintext.matched);
+        }
         let mut groups = self
             .groups
             .lock()
@@ -178,6 +225,7 @@ impl Collector {
                 persistence: detection.persistence,
                 also_matched: Vec::new(),
                 locations: Vec::new(),
+                liveness: None,
             });
         if group.rule != rule.id {
             // The most confident rule names the finding; ties go to the first id in order.

@@ -21,8 +21,8 @@ pub mod tree;
 pub mod validate;
 
 pub use check::{CheckReport, check_rules};
-pub use engine::{Detection, Engine, Scratch};
-pub use findings::{Collector, ScanStats, SecretFinding, Skipped};
+pub use engine::{Detection, Engine, Plaintext, Scratch};
+pub use findings::{Collector, HeldSecret, ScanStats, SecretFinding, Skipped};
 pub use rules::{Rule, RuleError, RuleSet};
 pub use suppress::IgnoreList;
 pub use tree::{Sink, TreeOptions, scan_path};

@@ -74,6 +74,10 @@ pub fn sarif_log(findings: &[SecretFinding], rules: &RuleSet, tool_version: &str
             if let Some(index) = rule_index {
                 result["ruleIndex"] = json!(index);
             }
+            if let Some(liveness) = &finding.liveness {
+                result["properties"]["liveness"] = json!(liveness.state);
+                result["properties"]["livenessReason"] = json!(liveness.reason);
+            }
             if let Location::Git {
                 commit,
                 author,

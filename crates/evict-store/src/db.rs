@@ -66,6 +66,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0009_incident_actions.sql"),
         include_str!("../migrations/postgres/0009_incident_actions.sql"),
     ),
+    (
+        10,
+        "secret liveness",
+        include_str!("../migrations/sqlite/0010_secret_liveness.sql"),
+        include_str!("../migrations/postgres/0010_secret_liveness.sql"),
+    ),
 ];
 
 /// Hands the embedded migrations of one backend to sqlx's migrator.

@@ -1,7 +1,10 @@
 //! Secrets found by a scan: each becomes (or joins) a credential, keyed by fingerprint, with
 //! one row per place it was seen. Only fingerprints, previews and locations are written.
 
-use evict_model::{Confidence, Credential, CredentialKind, Fingerprint, Location, Provider};
+use evict_model::{
+    Confidence, Credential, CredentialKind, Fingerprint, Liveness, LivenessState, Location,
+    Provider,
+};
 use jiff::Timestamp;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -34,6 +37,8 @@ pub struct ScannedSecret {
     pub expires_at: Option<Timestamp>,
     /// Every place it was seen.
     pub locations: Vec<Location>,
+    /// What its issuer answered when asked whether it still works (`scan --verify`).
+    pub liveness: Option<Liveness>,
 }
 
 /// What recording a scan did.
@@ -49,6 +54,13 @@ pub struct ScanStoreSummary {
     pub locations_new: u64,
     /// Places seen before (their last-seen time moves).
     pub locations_again: u64,
+    /// Liveness answers recorded (`scan --verify`).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub liveness_recorded: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn location_kind(location: &Location) -> &'static str {
@@ -129,8 +141,42 @@ impl Store {
                 digest.update(key.as_bytes());
                 digest.update(b"\n");
             }
+            if let Some(liveness) = &secret.liveness {
+                let sql = match self.backend() {
+                    Backend::Sqlite => {
+                        "INSERT INTO secret_liveness (credential_id, checked_at, liveness, reason, \
+                         journal_seq) VALUES (?, ?, ?, ?, ?) ON CONFLICT (credential_id, checked_at) \
+                         DO UPDATE SET liveness = excluded.liveness, reason = excluded.reason"
+                    }
+                    Backend::Postgres => {
+                        "INSERT INTO secret_liveness (credential_id, checked_at, liveness, reason, \
+                         journal_seq) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (credential_id, checked_at) \
+                         DO UPDATE SET liveness = excluded.liveness, reason = excluded.reason"
+                    }
+                };
+                sqlx::query(sql)
+                    .bind(credential_id.clone())
+                    .bind(at.clone())
+                    .bind(liveness.state.as_str())
+                    .bind(liveness.reason.clone())
+                    .bind(marker)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(query("store a secret's liveness"))?;
+                summary.liveness_recorded += 1;
+                digest.update(credential_id.as_bytes());
+                digest.update(b":liveness:");
+                digest.update(liveness.state.as_str().as_bytes());
+                digest.update(b"\n");
+            }
         }
-        let body = serde_json::json!({
+        let count = |state: LivenessState| {
+            secrets
+                .iter()
+                .filter(|s| s.liveness.as_ref().is_some_and(|l| l.state == state))
+                .count()
+        };
+        let mut body = serde_json::json!({
             "secrets": secrets.len(),
             "credentials_new": summary.credentials_new,
             "credentials_linked": summary.credentials_linked,
@@ -138,6 +184,13 @@ impl Store {
             "locations_again": summary.locations_again,
             "changes_sha256": hex::encode(digest.finalize()),
         });
+        if summary.liveness_recorded > 0 {
+            body["liveness"] = serde_json::json!({
+                "live": count(LivenessState::Live),
+                "dead": count(LivenessState::Dead),
+                "unknown": count(LivenessState::Unknown),
+            });
+        }
         journal::write(&mut tx, reservation, now, "scan.store", "scan", &body).await?;
         tx.commit().await.map_err(query("commit a scan"))?;
         Ok(summary)

@@ -130,6 +130,103 @@ pub struct CallerIdentityProbe {
     pub detail: String,
 }
 
+/// The secret-known probe alone: `sts:GetCallerIdentity` signed with a leaked key pair. It
+/// needs no credentials of Evict's own (the leaked pair signs), only where STS is — which is
+/// what `scan --verify` has when no `[aws]` connector is configured.
+#[derive(Debug, Clone)]
+pub struct SecretProbe {
+    http: SharedHttpClient,
+    region: String,
+    endpoint_url: Option<String>,
+    timeouts: TimeoutConfig,
+}
+
+impl SecretProbe {
+    /// STS in `region`, at `endpoint_url` (checked like `aws.endpoint_url`: `https://`, or
+    /// `http://` on a loopback address) or AWS's own endpoint.
+    pub fn new(
+        region: &str,
+        endpoint_url: Option<&str>,
+        connect_timeout: Duration,
+        operation_timeout: Duration,
+    ) -> Result<SecretProbe, ConnectorError> {
+        if let Some(url) = endpoint_url {
+            crate::config::check_endpoint(url)
+                .map_err(|why| ConnectorError::Config(format!("the STS endpoint {url} {why}")))?;
+        }
+        Ok(SecretProbe {
+            http: aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+                .build_https(),
+            region: region.to_string(),
+            endpoint_url: endpoint_url.map(str::to_string),
+            timeouts: TimeoutConfig::builder()
+                .connect_timeout(connect_timeout)
+                .operation_timeout(operation_timeout)
+                .build(),
+        })
+    }
+
+    /// Signs `sts:GetCallerIdentity` with `key_id` and `secret`: refused with
+    /// `InvalidClientTokenId`, the key is dead; answered, it authenticates; any other refusal
+    /// proves nothing (see [`Aws::caller_identity_refused`]).
+    pub async fn caller_identity(
+        &self,
+        key_id: &str,
+        secret: &SecretString,
+    ) -> Result<CallerIdentityProbe, ConnectorError> {
+        let mut sts = aws_sdk_sts::Config::builder()
+            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+            .region(aws_sdk_sts::config::Region::new(self.region.clone()))
+            .credentials_provider(aws_sdk_sts::config::Credentials::new(
+                key_id,
+                secret.expose(),
+                None,
+                None,
+                "evict-secret-probe",
+            ))
+            .http_client(self.http.clone())
+            .timeout_config(self.timeouts.clone())
+            .retry_config(aws_sdk_sts::config::retry::RetryConfig::standard().with_max_attempts(2));
+        if let Some(url) = &self.endpoint_url {
+            sts = sts.endpoint_url(url);
+        }
+        let client = aws_sdk_sts::Client::from_conf(sts.build());
+        match client.get_caller_identity().send().await {
+            Ok(answer) => Ok(CallerIdentityProbe {
+                verdict: EvidenceVerdict::StillLive,
+                detail: format!(
+                    "sts:GetCallerIdentity signed with {key_id} was answered: it authenticates \
+                     as {}",
+                    answer.arn().unwrap_or("an unnamed principal")
+                ),
+            }),
+            Err(err) => {
+                let (code, message) = error_code(&err);
+                match code.as_str() {
+                    "InvalidClientTokenId" => Ok(CallerIdentityProbe {
+                        verdict: EvidenceVerdict::VerifiedRevoked,
+                        detail: format!(
+                            "sts:GetCallerIdentity signed with {key_id} was refused: {code}: \
+                             {message}"
+                        ),
+                    }),
+                    "" => Err(failure("sts:GetCallerIdentity", "access key", key_id)(err)),
+                    _ => Ok(CallerIdentityProbe {
+                        verdict: EvidenceVerdict::Unverified,
+                        detail: format!(
+                            "sts:GetCallerIdentity signed with {key_id} was refused with {code} \
+                             ({message}), which does not show the key is dead (a \
+                             SignatureDoesNotMatch means the key exists but this is not its \
+                             secret)"
+                        ),
+                    }),
+                }
+            }
+        }
+    }
+}
+
 /// What a user, role or policy reference names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Entity {
@@ -444,54 +541,16 @@ impl Aws {
         key_id: &str,
         secret: &SecretString,
     ) -> Result<CallerIdentityProbe, ConnectorError> {
-        let mut sts = aws_sdk_sts::Config::builder()
-            .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
-            .region(aws_sdk_sts::config::Region::new(self.region.clone()))
-            .credentials_provider(aws_sdk_sts::config::Credentials::new(
-                key_id,
-                secret.expose(),
-                None,
-                None,
-                "evict-secret-probe",
-            ))
-            .http_client(self.http.clone())
-            .timeout_config(self.timeouts.clone())
-            .retry_config(aws_sdk_sts::config::retry::RetryConfig::standard().with_max_attempts(2));
-        if let Some(url) = &self.endpoint_url {
-            sts = sts.endpoint_url(url);
-        }
-        let client = aws_sdk_sts::Client::from_conf(sts.build());
-        match client.get_caller_identity().send().await {
-            Ok(answer) => Ok(CallerIdentityProbe {
-                verdict: EvidenceVerdict::StillLive,
-                detail: format!(
-                    "sts:GetCallerIdentity signed with {key_id} was answered: it authenticates \
-                     as {}",
-                    answer.arn().unwrap_or("an unnamed principal")
-                ),
-            }),
-            Err(err) => {
-                let (code, message) = error_code(&err);
-                match code.as_str() {
-                    "InvalidClientTokenId" => Ok(CallerIdentityProbe {
-                        verdict: EvidenceVerdict::VerifiedRevoked,
-                        detail: format!(
-                            "sts:GetCallerIdentity signed with {key_id} was refused: {code}: \
-                             {message}"
-                        ),
-                    }),
-                    "" => Err(failure("sts:GetCallerIdentity", "access key", key_id)(err)),
-                    _ => Ok(CallerIdentityProbe {
-                        verdict: EvidenceVerdict::Unverified,
-                        detail: format!(
-                            "sts:GetCallerIdentity signed with {key_id} was refused with {code} \
-                             ({message}), which does not show the key is dead (a \
-                             SignatureDoesNotMatch means the key exists but this is not its \
-                             secret)"
-                        ),
-                    }),
-                }
-            }
+        self.secret_probe().caller_identity(key_id, secret).await
+    }
+
+    /// The secret-known probe on this connector's endpoint, region and timeouts.
+    fn secret_probe(&self) -> SecretProbe {
+        SecretProbe {
+            http: self.http.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            timeouts: self.timeouts.clone(),
         }
     }
 

@@ -104,7 +104,7 @@ pub struct OAuth {
 
 /// What introspection said about a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Introspected {
+pub enum Introspected {
     /// `active: true`, with what the server said about it (never the token).
     Active(String),
     /// `active: false`.
@@ -243,6 +243,18 @@ impl OAuth {
     /// The RFC 7662 introspection endpoint in use, if the server has one.
     pub fn introspection_endpoint(&self) -> Option<&Url> {
         self.introspection.as_ref()
+    }
+
+    /// Asks introspection about a token that is not held (a leaked one) and returns the
+    /// answer as it is, for a caller that words it itself. `active: false` is no evidence that
+    /// the token is dead: see [`OAuth::probe`].
+    pub async fn introspect_leaked(
+        &self,
+        token: &SecretString,
+        kind: CredentialKind,
+    ) -> Result<Introspected, ConnectorError> {
+        self.introspect(token.expose(), hint(TargetKind::Credential(kind)))
+            .await
     }
 
     /// Probes a token that is not held — a leaked one, for `scan --verify` — by

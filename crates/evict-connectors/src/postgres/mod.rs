@@ -229,6 +229,37 @@ impl Postgres {
     }
 }
 
+/// Logs in with a leaked URL's own credentials — the liveness probe of `scan --verify` —
+/// and closes at once: no statement is run (sqlx sends only the startup message, the
+/// password exchange and a Terminate). TLS is used when the server offers it.
+pub async fn leaked_login(
+    url: &crate::liveness::LoginUrl,
+    timeout: Duration,
+) -> evict_model::Liveness {
+    let who = format!("{} on {}:{}/{}", url.user, url.host, url.port, url.database);
+    let options = PgConnectOptions::new_without_pgpass()
+        .host(&url.host)
+        .port(url.port)
+        .username(&url.user)
+        .password(url.password.expose())
+        .database(&url.database)
+        .application_name("evict-liveness-probe")
+        .ssl_mode(sqlx::postgres::PgSslMode::Prefer)
+        .disable_statement_logging();
+    let outcome = match tokio::time::timeout(timeout, options.connect()).await {
+        Err(_) => Err((None, format!("no answer within {} s", timeout.as_secs()))),
+        Ok(Ok(conn)) => {
+            let _ = conn.close().await;
+            Ok(())
+        }
+        Ok(Err(e)) => match e.as_database_error() {
+            Some(db) => Err((db.code().map(|c| c.to_string()), db.message().to_string())),
+            None => Err((None, e.to_string())),
+        },
+    };
+    crate::liveness::postgres_liveness(&who, outcome)
+}
+
 enum LoginProbe {
     Refused(String),
     Accepted,
