@@ -453,17 +453,30 @@ async fn verified_artifacts(store: &Store, name: &str) -> anyhow::Result<BTreeSe
         .collect())
 }
 
-/// Runs every claimable action of one provider with `limits`, until none is left.
-async fn drain(
+/// What every worker of one round shares.
+#[derive(Clone)]
+struct Round {
     store: Arc<Store>,
     name: Arc<str>,
-    provider: String,
-    connector: Option<Arc<Connector>>,
-    limits: Limits,
     holder: Arc<str>,
     skip: Arc<BTreeSet<String>>,
     progress: Arc<Progress>,
+}
+
+/// Runs every claimable action of one provider with `limits`, until none is left.
+async fn drain(
+    round: Round,
+    provider: String,
+    connector: Option<Arc<Connector>>,
+    limits: Limits,
 ) -> anyhow::Result<()> {
+    let Round {
+        store,
+        name,
+        holder,
+        skip,
+        progress,
+    } = round;
     let bucket = Arc::new(Bucket::new(limits));
     let workers = if connector.is_some() {
         limits.concurrency
@@ -571,7 +584,7 @@ impl Progress {
             .finished
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        if !self.quiet && (n % 100 == 0 || n == self.total) {
+        if !self.quiet && (n.is_multiple_of(100) || n == self.total) {
             output::note(self.quiet, &format!("{n}/{} actions finished", self.total));
         }
     }
@@ -800,15 +813,18 @@ async fn contain_with(
         let mut providers = tokio::task::JoinSet::new();
         let names: BTreeSet<String> = actions.iter().map(|a| a.provider.clone()).collect();
         for p in names {
+            let round = Round {
+                store: store.clone(),
+                name: name_arc.clone(),
+                holder: holder.clone(),
+                skip: skip.clone(),
+                progress: progress.clone(),
+            };
             providers.spawn(drain(
-                store.clone(),
-                name_arc.clone(),
+                round,
                 p.clone(),
                 connectors.get(&p).cloned(),
                 limits_of(&p),
-                holder.clone(),
-                skip.clone(),
-                progress.clone(),
             ));
         }
         let mut failed = None;
