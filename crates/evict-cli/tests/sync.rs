@@ -184,9 +184,29 @@ fn rows_of(value: &serde_json::Value) -> &Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_aws_gives_the_credential_reports_key_slots_their_real_key_ids() {
+    if let Err(why) = std::process::Command::new("moto_server")
+        .arg("--help")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+    {
+        return missing(
+            "moto_server (pip install 'moto[server]'; .ci/run installs it)",
+            why,
+        );
+    }
+    let env = Env::new();
     let port = free_port();
-    let mut command = std::process::Command::new("moto_server");
-    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    // Its access log (a line a request) goes to a file, not the test's output.
+    let mut command = std::process::Command::new("sh");
+    command
+        .args([
+            "-c",
+            "exec moto_server \"$@\" 2>\"$MOTO_LOG\"",
+            "moto_server",
+        ])
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_LOG", env.path("moto_server.log"));
     let moto = match ServerProcess::start(command, port, Duration::from_secs(60)) {
         Ok(server) => server,
         Err(why) => return missing("moto_server (pip install 'moto[server]')", why),
@@ -271,7 +291,6 @@ async fn sync_aws_gives_the_credential_reports_key_slots_their_real_key_ids() {
         ),
     ]
     .join("\n");
-    let env = Env::new();
     let report = env.write("credential-report.csv", format!("{report}\n"));
     let imported = env.run(&["import", "aws-credential-report", report.to_str().unwrap()]);
     assert_eq!(imported.code, 0, "{}", imported.stderr);
@@ -378,7 +397,8 @@ async fn sync_aws_gives_the_credential_reports_key_slots_their_real_key_ids() {
     );
     let listed = env.run(&["inventory", "list", "--provider", "aws", "--format", "json"]);
     assert_eq!(listed.code, 0, "{}", listed.stderr);
-    let keyed: Vec<&serde_json::Value> = rows_of(&listed.json())
+    let listed = listed.json();
+    let keyed: Vec<&serde_json::Value> = rows_of(&listed)
         .iter()
         .filter(|c| c["kind"] == "access_key")
         .collect();
