@@ -422,10 +422,9 @@ impl SyncProvider {
         match self {
             SyncProvider::Oauth => Some(
                 "an OAuth 2.0 / OIDC server has no standard API that lists the tokens it issued \
-                 (RFC 7009 and RFC 7662 act on a token one already holds), so there is nothing \
-                 to sync; OAuth tokens enter the inventory through `evict scan --store` or \
-                 `evict import inventory`, and `evict incident contain` revokes them through the \
-                 [oauth] connector",
+                 (RFC 7009 revocation and RFC 7662 introspection act on a token one already \
+                 holds), so there is nothing to sync; record known OAuth clients and grants \
+                 with `evict import inventory`",
             ),
             SyncProvider::Postgres | SyncProvider::Aws | SyncProvider::Scim => None,
         }
