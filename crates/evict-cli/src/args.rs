@@ -390,11 +390,45 @@ pub struct SyncArgs {
     pub config: Option<std::path::PathBuf>,
 }
 
-/// Providers `evict sync` can read.
+/// Providers `evict sync` can read. A provider is synced through its connector
+/// (`evict_connectors::Connector`), so adding one here is all `evict sync` needs.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum SyncProvider {
     /// PostgreSQL roles and their passwords.
     Postgres,
+    /// AWS IAM users and roles, their access keys (each report slot gets its real key id) and
+    /// console passwords.
+    Aws,
+    /// SCIM 2.0 users, active or not.
+    Scim,
+    /// Not synced: says why (an OAuth server cannot list the tokens it issued).
+    #[value(hide = true)]
+    Oauth,
+}
+
+impl SyncProvider {
+    /// The provider's name, as the connector configuration and the inventory spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncProvider::Postgres => "postgres",
+            SyncProvider::Aws => "aws",
+            SyncProvider::Scim => "scim",
+            SyncProvider::Oauth => "oauth",
+        }
+    }
+
+    /// Why there is nothing to sync from this provider, when there is nothing.
+    pub fn nothing_to_sync(self) -> Option<&'static str> {
+        match self {
+            SyncProvider::Oauth => Some(
+                "an OAuth 2.0 / OIDC server has no standard API that lists the tokens it issued \
+                 (RFC 7009 revocation and RFC 7662 introspection act on a token one already \
+                 holds), so there is nothing to sync; record known OAuth clients and grants \
+                 with `evict import inventory`",
+            ),
+            SyncProvider::Postgres | SyncProvider::Aws | SyncProvider::Scim => None,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

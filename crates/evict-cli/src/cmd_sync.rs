@@ -1,32 +1,34 @@
 //! `evict sync PROVIDER`: the inventory refreshed from a live provider through its connector.
 
-use anyhow::{Context as _, anyhow};
-use evict_connectors::Provider;
-use evict_connectors::postgres::Postgres;
+use anyhow::{Context as _, anyhow, bail};
+use evict_connectors::{Connector, Provider};
 use evict_model::CredentialKind;
 use evict_store::InventoryBatch;
 
-use crate::args::{Format, SyncArgs, SyncProvider};
+use crate::args::{Format, SyncArgs};
 use crate::{Context, Outcome, output};
 
 pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<Outcome> {
+    let name = args.provider.name();
+    if let Some(why) = args.provider.nothing_to_sync() {
+        bail!("evict sync {name}: {why}");
+    }
     let Some((path, config)) = crate::cmd_contain::connectors_config(args.config, true)? else {
         unreachable!("a required configuration is there or an error")
     };
-    let (provider, found) = match args.provider {
-        SyncProvider::Postgres => {
-            let settings = config.postgres.as_ref().ok_or_else(|| {
-                anyhow!(
-                    "{}: no [postgres] table; see docs/specs/connector.md",
-                    path.display()
-                )
-            })?;
-            let pg = Postgres::from_config(settings).await?;
-            let found = pg.discover().await;
-            pg.close().await;
-            (pg.name(), found?)
-        }
-    };
+    let connector = Connector::from_config(&config, name)
+        .await
+        .with_context(|| format!("connecting to {name} as {} configures it", path.display()))?
+        .ok_or_else(|| {
+            anyhow!(
+                "{}: no [{name}] table; add one (docs/specs/connector.md shows its settings)",
+                path.display()
+            )
+        })?;
+    let found = connector.discover().await;
+    connector.close().await;
+    let provider = connector.name();
+    let found = found.with_context(|| format!("reading what {provider} holds"))?;
     // Live sessions are counted, not stored: the store cannot yet retire a session once it
     // ends, and an inventory of stale sessions would mislead.
     let sessions = found

@@ -138,6 +138,14 @@ impl Store {
     /// Upserts a batch by (provider, external id): new records are inserted, changed ones
     /// updated, identical ones left alone (no write, no journal entry). A credential naming
     /// an identity that is neither in the batch nor in the store is rejected, not guessed.
+    ///
+    /// Sources see different facts of one record (a credential report knows a key slot's last
+    /// use but not its key id; discovery knows the key id), so a changed record is merged,
+    /// not overwritten: what the batch says wins, but a fact it leaves unknown (`None`, no
+    /// scopes, privilege `unknown`) keeps its stored value, and a last use only moves later.
+    /// Status, kind and name always follow the batch. One exception: when a credential's
+    /// stored provider id (`native_id`) differs from the batch's, the slot now holds another
+    /// key, and the batch's record replaces the old one whole.
     pub async fn upsert_inventory(
         &self,
         batch: InventoryBatch,
@@ -304,11 +312,18 @@ async fn upsert_identities(
         "INSERT INTO identities (id, provider, external_id, name, kind, owner, status, privilege, mfa, \
          created_at, created_by, disabled_at, last_used_at, source, content_hash, first_journal, updated_at) \
          VALUES {} \
-         ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, owner = excluded.owner, \
-         status = excluded.status, privilege = excluded.privilege, mfa = excluded.mfa, \
-         created_at = excluded.created_at, created_by = excluded.created_by, disabled_at = excluded.disabled_at, \
-         last_used_at = excluded.last_used_at, source = excluded.source, content_hash = excluded.content_hash, \
-         updated_at = excluded.updated_at \
+         ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, \
+         owner = COALESCE(excluded.owner, identities.owner), status = excluded.status, \
+         privilege = CASE WHEN excluded.privilege = 'unknown' THEN identities.privilege ELSE excluded.privilege END, \
+         mfa = COALESCE(excluded.mfa, identities.mfa), \
+         created_at = COALESCE(excluded.created_at, identities.created_at), \
+         created_by = COALESCE(excluded.created_by, identities.created_by), \
+         disabled_at = CASE WHEN excluded.status = 'active' THEN excluded.disabled_at \
+             ELSE COALESCE(excluded.disabled_at, identities.disabled_at) END, \
+         last_used_at = CASE WHEN identities.last_used_at IS NULL \
+             OR excluded.last_used_at > identities.last_used_at THEN excluded.last_used_at \
+             ELSE identities.last_used_at END, \
+         source = excluded.source, content_hash = excluded.content_hash, updated_at = excluded.updated_at \
          WHERE identities.content_hash <> excluded.content_hash \
          RETURNING id, first_journal, content_hash",
         placeholders(backend, rows.len(), COLUMNS)
@@ -350,20 +365,37 @@ pub(crate) async fn upsert_credentials(
     updated_at: &str,
 ) -> Result<Vec<Written>, StoreError> {
     const COLUMNS: usize = 18;
-    // native_id and fingerprint, once learnt by discovery or a scan, survive a re-import of a
-    // source that cannot see them.
+    // The merge `Store::upsert_inventory` describes: a key id from discovery, a fingerprint
+    // from a scan, a last use or an expiry from a report survive a source that cannot see
+    // them — unless the provider now names another key in the same slot.
+    let replaced = "(excluded.native_id IS NOT NULL AND credentials.native_id IS NOT NULL \
+                    AND excluded.native_id <> credentials.native_id)";
     let sql = format!(
         "INSERT INTO credentials (id, provider, external_key, native_id, identity_id, kind, status, \
          fingerprint, preview, issued_at, expires_at, last_used_at, last_used_from, scopes, source, \
          content_hash, first_journal, updated_at) \
          VALUES {} \
          ON CONFLICT (id) DO UPDATE SET native_id = COALESCE(excluded.native_id, credentials.native_id), \
-         identity_id = excluded.identity_id, kind = excluded.kind, status = excluded.status, \
-         fingerprint = COALESCE(excluded.fingerprint, credentials.fingerprint), \
-         preview = COALESCE(excluded.preview, credentials.preview), issued_at = excluded.issued_at, \
-         expires_at = excluded.expires_at, last_used_at = excluded.last_used_at, \
-         last_used_from = excluded.last_used_from, scopes = excluded.scopes, source = excluded.source, \
-         content_hash = excluded.content_hash, updated_at = excluded.updated_at \
+         identity_id = COALESCE(excluded.identity_id, credentials.identity_id), kind = excluded.kind, \
+         status = excluded.status, \
+         fingerprint = CASE WHEN {replaced} THEN excluded.fingerprint \
+             ELSE COALESCE(excluded.fingerprint, credentials.fingerprint) END, \
+         preview = CASE WHEN {replaced} THEN excluded.preview \
+             ELSE COALESCE(excluded.preview, credentials.preview) END, \
+         issued_at = CASE WHEN {replaced} THEN excluded.issued_at \
+             ELSE COALESCE(excluded.issued_at, credentials.issued_at) END, \
+         expires_at = CASE WHEN {replaced} THEN excluded.expires_at \
+             ELSE COALESCE(excluded.expires_at, credentials.expires_at) END, \
+         last_used_at = CASE WHEN {replaced} OR credentials.last_used_at IS NULL \
+             OR excluded.last_used_at > credentials.last_used_at THEN excluded.last_used_at \
+             ELSE credentials.last_used_at END, \
+         last_used_from = CASE WHEN {replaced} THEN excluded.last_used_from \
+             WHEN excluded.last_used_at > credentials.last_used_at THEN excluded.last_used_from \
+             WHEN excluded.last_used_at < credentials.last_used_at THEN credentials.last_used_from \
+             ELSE COALESCE(excluded.last_used_from, credentials.last_used_from) END, \
+         scopes = CASE WHEN {replaced} OR excluded.scopes <> '' THEN excluded.scopes \
+             ELSE credentials.scopes END, \
+         source = excluded.source, content_hash = excluded.content_hash, updated_at = excluded.updated_at \
          WHERE credentials.content_hash <> excluded.content_hash \
          RETURNING id, first_journal, content_hash",
         placeholders(backend, rows.len(), COLUMNS)

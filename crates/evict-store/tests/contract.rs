@@ -260,6 +260,141 @@ on_both_backends!(discovered_key_ids_survive_a_reimport, |ts| {
     ts.finish().await;
 });
 
+/// One user, one access key slot and a password as a source sees them.
+#[derive(Clone)]
+struct Seen {
+    identity: evict_model::Identity,
+    slot: evict_model::Credential,
+    password: evict_model::Credential,
+}
+
+fn seen() -> Seen {
+    use evict_model::{Credential, CredentialKind, Identity, IdentityKind, Provider};
+    let aws = Provider::new("aws").unwrap();
+    let arn = "arn:aws:iam::123456789012:user/alice";
+    let identity = Identity::new(aws.clone(), arn, IdentityKind::Human);
+    let mut slot = Credential::new(
+        aws.clone(),
+        format!("{arn}#access_key_1"),
+        CredentialKind::AccessKey,
+    );
+    slot.identity = Some(identity.id.clone());
+    let mut password = Credential::new(aws, format!("{arn}#password"), CredentialKind::Password);
+    password.identity = Some(identity.id.clone());
+    Seen {
+        identity,
+        slot,
+        password,
+    }
+}
+
+async fn upsert(store: &Store, source: &str, seen: &Seen) -> evict_store::BatchOutcome {
+    let batch = evict_store::InventoryBatch {
+        source: source.into(),
+        file: source.into(),
+        identities: vec![(1, seen.identity.clone())],
+        credentials: vec![(2, seen.slot.clone()), (3, seen.password.clone())],
+    };
+    store
+        .upsert_inventory(batch, reference_now())
+        .await
+        .unwrap()
+}
+
+async fn stored_credential(store: &Store, id: &str) -> evict_model::Credential {
+    match store.show(id).await.unwrap() {
+        Some(evict_store::ShowResult::Credential { credential, .. }) => credential.credential,
+        other => panic!("{id}: {other:?}"),
+    }
+}
+
+fn at(text: &str) -> Option<jiff::Timestamp> {
+    Some(text.parse().unwrap())
+}
+
+on_both_backends!(a_source_that_cannot_see_a_fact_does_not_erase_it, |ts| {
+    use evict_model::CredentialStatus;
+    // What a credential report says: owner and MFA, the slot's last use, the password's
+    // rotation deadline; no key id.
+    let mut report = seen();
+    report.identity.owner = Some("team-identity".into());
+    report.identity.mfa = Some(true);
+    report.identity.last_used_at = at("2024-05-01T10:00:00Z");
+    report.slot.last_used_at = at("2024-05-01T10:00:00Z");
+    report.slot.last_used_from = Some("us-east-1 iam".into());
+    report.slot.issued_at = at("2023-01-01T00:00:00Z");
+    report.password.expires_at = at("2025-01-01T00:00:00Z");
+    let first = upsert(&ts.store, "aws-credential-report", &report).await;
+    assert_eq!(first.inserted, 3);
+
+    // What discovery says: the real key id, the key made Inactive since; nothing of owner,
+    // MFA, last use or rotation deadline.
+    let key_id = format!("{}{}", "AKIA", "TESTSLOTKEY00001");
+    let mut discovered = seen();
+    discovered.slot.native_id = Some(key_id.clone());
+    discovered.slot.status = CredentialStatus::Inactive;
+    discovered.slot.issued_at = at("2023-01-01T00:00:00Z");
+    discovered.password.native_id = Some("alice".into());
+    let synced = upsert(&ts.store, "sync:aws", &discovered).await;
+    assert_eq!((synced.inserted, synced.updated), (0, 3), "{synced:?}");
+    assert_eq!(
+        ts.store.dump_table("identities", "id").await.unwrap().len(),
+        1
+    );
+
+    let slot = stored_credential(&ts.store, report.slot.id.as_str()).await;
+    assert_eq!(slot.native_id.as_deref(), Some(key_id.as_str()));
+    assert_eq!(slot.status, CredentialStatus::Inactive);
+    assert_eq!(slot.last_used_at, at("2024-05-01T10:00:00Z"));
+    assert_eq!(slot.last_used_from.as_deref(), Some("us-east-1 iam"));
+    let password = stored_credential(&ts.store, report.password.id.as_str()).await;
+    assert_eq!(password.native_id.as_deref(), Some("alice"));
+    assert_eq!(password.expires_at, at("2025-01-01T00:00:00Z"));
+    let Some(evict_store::ShowResult::Identity { identity, .. }) =
+        ts.store.show(report.identity.id.as_str()).await.unwrap()
+    else {
+        panic!("the identity is gone")
+    };
+    assert_eq!(identity.owner.as_deref(), Some("team-identity"));
+    assert_eq!(identity.mfa, Some(true));
+    assert_eq!(identity.last_used_at, at("2024-05-01T10:00:00Z"));
+
+    // The same discovery again changes nothing.
+    let again = upsert(&ts.store, "sync:aws", &discovered).await;
+    assert_eq!((again.updated, again.journal_entries), (0, 0), "{again:?}");
+
+    // An older last use never moves the record back; a later one moves it on.
+    let mut stale = discovered.clone();
+    stale.identity.last_used_at = at("2023-06-01T00:00:00Z");
+    stale.slot.last_used_at = at("2023-06-01T00:00:00Z");
+    stale.slot.last_used_from = Some("eu-west-1 s3".into());
+    upsert(&ts.store, "old-report", &stale).await;
+    let slot = stored_credential(&ts.store, report.slot.id.as_str()).await;
+    assert_eq!(slot.last_used_at, at("2024-05-01T10:00:00Z"));
+    assert_eq!(slot.last_used_from.as_deref(), Some("us-east-1 iam"));
+    let mut fresh = discovered.clone();
+    fresh.slot.last_used_at = at("2024-09-01T00:00:00Z");
+    fresh.slot.last_used_from = Some("us-west-2 sts".into());
+    upsert(&ts.store, "sync:aws", &fresh).await;
+    let slot = stored_credential(&ts.store, report.slot.id.as_str()).await;
+    assert_eq!(slot.last_used_at, at("2024-09-01T00:00:00Z"));
+    assert_eq!(slot.last_used_from.as_deref(), Some("us-west-2 sts"));
+
+    // The slot now holds another key: nothing of the old key is carried over to it.
+    let other_key = format!("{}{}", "AKIA", "TESTSLOTKEY00002");
+    let mut rotated = discovered.clone();
+    rotated.slot.native_id = Some(other_key.clone());
+    rotated.slot.status = CredentialStatus::Active;
+    rotated.slot.issued_at = at("2024-10-01T00:00:00Z");
+    upsert(&ts.store, "sync:aws", &rotated).await;
+    let slot = stored_credential(&ts.store, report.slot.id.as_str()).await;
+    assert_eq!(slot.native_id.as_deref(), Some(other_key.as_str()));
+    assert_eq!(slot.issued_at, at("2024-10-01T00:00:00Z"));
+    assert_eq!((slot.last_used_at, slot.last_used_from), (None, None));
+    assert!(ts.store.journal_verify().await.unwrap().broken.is_none());
+    ts.finish().await;
+});
+
 on_both_backends!(
     credentials_of_unknown_identities_are_rejected_not_guessed,
     |ts| {
