@@ -28,6 +28,10 @@ use tokio::sync::Mutex;
 use crate::args::{ContainTier, Format};
 use crate::{Context, Outcome, output};
 
+/// Actions a worker claims, and records the end of, in one store transaction: each commit is
+/// a disk flush on PostgreSQL, and one per action would cap a run below what providers take.
+/// A worker killed mid-batch leaves at most this many actions to send again.
+const CLAIM_BATCH: usize = 4;
 /// Attempts before a retryable failure counts as failed.
 const MAX_ATTEMPTS: i64 = 5;
 /// An in-flight action held by a process on another machine is taken over after this long.
@@ -497,15 +501,17 @@ async fn drain(
         );
         tasks.spawn(async move {
             loop {
-                // The token is taken before the claim, so an action is in flight only while
-                // its request is: a run killed while waiting leaves nothing to send again.
-                if connector.is_some() {
-                    bucket.take().await;
-                }
                 let claimed = store
-                    .claim_action(&name, &provider, &holder, &skip, Timestamp::now())
+                    .claim_actions(
+                        &name,
+                        &provider,
+                        &holder,
+                        &skip,
+                        CLAIM_BATCH,
+                        Timestamp::now(),
+                    )
                     .await?;
-                let Some(action) = claimed else {
+                if claimed.is_empty() {
                     // Retries waiting out their backoff are this provider's too.
                     let pending = store
                         .actions_of(&name)
@@ -527,34 +533,39 @@ async fn drain(
                         }
                         None => return Ok::<_, anyhow::Error>(()),
                     }
-                };
-                let outcome = match (&connector, target_of_action(&action)) {
-                    (Some(c), Some(target)) => {
-                        let sent = tokio::time::timeout(
-                            Duration::from_secs(60),
-                            c.act(&target, action.action),
-                        )
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(ConnectorError::Unreachable {
-                                provider: c.name(),
-                                reason: "no answer within 60 s".into(),
-                            })
-                        });
-                        outcome_of(sent, action.attempts)
-                    }
-                    _ => ActionOutcome::NeedsManual {
-                        reason: action
-                            .request
-                            .strip_prefix("by hand: ")
-                            .unwrap_or(&action.request)
-                            .to_string(),
-                    },
-                };
+                }
+                let mut outcomes = Vec::with_capacity(claimed.len());
+                for action in claimed {
+                    let outcome = match (&connector, target_of_action(&action)) {
+                        (Some(c), Some(target)) => {
+                            bucket.take().await;
+                            let sent = tokio::time::timeout(
+                                Duration::from_secs(60),
+                                c.act(&target, action.action),
+                            )
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(ConnectorError::Unreachable {
+                                    provider: c.name(),
+                                    reason: "no answer within 60 s".into(),
+                                })
+                            });
+                            outcome_of(sent, action.attempts)
+                        }
+                        _ => ActionOutcome::NeedsManual {
+                            reason: action
+                                .request
+                                .strip_prefix("by hand: ")
+                                .unwrap_or(&action.request)
+                                .to_string(),
+                        },
+                    };
+                    progress.tick(&outcome);
+                    outcomes.push((action.key, outcome));
+                }
                 store
-                    .finish_action(&name, &action.key, &holder, &outcome, Timestamp::now())
+                    .finish_actions(&name, &holder, &outcomes, Timestamp::now())
                     .await?;
-                progress.tick(&outcome);
             }
         });
     }

@@ -24,6 +24,7 @@ use crate::db::Backend;
 use crate::error::query;
 use crate::hunts::placeholders;
 use crate::incidents::IncidentError;
+use crate::journal;
 use crate::text::time_text;
 
 /// An action to add to an incident (nothing happens if its key is already there).
@@ -258,26 +259,30 @@ impl Store {
         .collect()
     }
 
-    /// Takes the next planned action of `provider` that is due, is not in `skip`, and that no
-    /// other process holds, and marks it in flight for `holder` (journal: the request's
-    /// digest). `None` when there is nothing left to take.
-    pub async fn claim_action(
+    /// Takes up to `limit` planned actions of `provider` that are due, are not in `skip`, and
+    /// that no other process holds, in plan order, and marks them in flight for `holder` —
+    /// one transaction, one journal entry each (with the request's digest). Empty when there
+    /// is nothing left to take. Taking a few at a time keeps the store's commits (each one a
+    /// disk flush on PostgreSQL) from limiting how fast a provider can be worked.
+    pub async fn claim_actions(
         &self,
         name: &str,
         provider: &str,
         holder: &str,
         skip: &BTreeSet<String>,
+        limit: usize,
         now: Timestamp,
-    ) -> Result<Option<StoredAction>, IncidentError> {
-        let (mut tx, reservation, _) = self
-            .begin_incident_change(name, "begin claiming an action")
+    ) -> Result<Vec<StoredAction>, IncidentError> {
+        let (mut tx, first, _) = self
+            .begin_incident_change(name, "begin claiming actions")
             .await?;
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
         let mut after: (i64, String) = (i64::MIN, String::new());
-        let chosen = loop {
+        let mut chosen: Vec<StoredAction> = Vec::new();
+        while chosen.len() < limit {
             let rows = sqlx::query(&placeholders(
                 self.backend(),
                 &format!(
@@ -295,120 +300,161 @@ impl Store {
             .bind(after.1.clone())
             .fetch_all(&mut *tx)
             .await
-            .map_err(query("find an action to take"))?;
+            .map_err(query("find actions to take"))?;
             if rows.is_empty() {
-                break None;
+                break;
             }
-            let actions = rows
-                .iter()
-                .map(action_from_row)
-                .collect::<Result<Vec<_>, _>>()?;
-            if let Some(a) = actions.iter().find(|a| !skip.contains(&a.key)) {
-                break Some(a.clone());
+            for row in &rows {
+                let a = action_from_row(row)?;
+                after = (a.step, a.key.clone());
+                if !skip.contains(&a.key) && chosen.len() < limit {
+                    chosen.push(a);
+                }
             }
-            let last = actions.last().map(|a| (a.step, a.key.clone()));
-            after = last.unwrap_or(after);
-        };
-        let Some(mut action) = chosen else {
+        }
+        if chosen.is_empty() {
             tx.rollback().await.map_err(query("end an empty claim"))?;
-            return Ok(None);
-        };
-        sqlx::query(&placeholders(
-            self.backend(),
-            "UPDATE incident_actions SET state = 'in_flight', attempts = attempts + 1, \
-             claimed_by = ?, claimed_at = ?, updated_at = ?, journal = ? \
-             WHERE incident = ? AND key = ?",
-        ))
-        .bind(holder.to_string())
-        .bind(time_text(now))
-        .bind(time_text(now))
-        .bind(reservation.seq)
-        .bind(name.to_string())
-        .bind(action.key.clone())
-        .execute(&mut *tx)
-        .await
-        .map_err(query("claim an action"))?;
-        action.state = ActionState::InFlight;
-        action.attempts += 1;
-        action.claimed_by = Some(holder.to_string());
-        action.claimed_at = Some(now);
-        action.journal = reservation.seq;
-        let body = serde_json::json!({
-            "key": action.key,
-            "artifact": action.artifact,
-            "provider": action.provider,
-            "action": action.action,
-            "target": action.native_id,
-            "attempt": action.attempts,
-            "holder": holder,
-            "request_digest": digest(&action.request),
-        });
-        self.finish_incident_change(tx, reservation, name, "action.start", &body, now)
+            return Ok(Vec::new());
+        }
+        let mut reservation = Some(first);
+        for action in &mut chosen {
+            let place = match reservation.take() {
+                Some(r) => r,
+                None => journal::reserve(&mut tx).await?,
+            };
+            sqlx::query(&placeholders(
+                self.backend(),
+                "UPDATE incident_actions SET state = 'in_flight', attempts = attempts + 1, \
+                 claimed_by = ?, claimed_at = ?, updated_at = ?, journal = ? \
+                 WHERE incident = ? AND key = ?",
+            ))
+            .bind(holder.to_string())
+            .bind(time_text(now))
+            .bind(time_text(now))
+            .bind(place.seq)
+            .bind(name.to_string())
+            .bind(action.key.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(query("claim an action"))?;
+            action.state = ActionState::InFlight;
+            action.attempts += 1;
+            action.claimed_by = Some(holder.to_string());
+            action.claimed_at = Some(now);
+            action.journal = place.seq;
+            let body = serde_json::json!({
+                "key": action.key,
+                "artifact": action.artifact,
+                "provider": action.provider,
+                "action": action.action,
+                "target": action.native_id,
+                "attempt": action.attempts,
+                "holder": holder,
+                "request_digest": digest(&action.request),
+            });
+            journal::write(&mut tx, place, now, "action.start", name, &body).await?;
+        }
+        self.end_actions_change(tx, name, chosen.last().map_or(0, |a| a.journal), now)
             .await?;
-        Ok(Some(action))
+        Ok(chosen)
     }
 
-    /// Records how an action `holder` had in flight ended (journal: the response's digest).
-    /// Refused when `holder` no longer holds it — another run took it over.
-    pub async fn finish_action(
+    /// Records how actions `holder` had in flight ended — one transaction, one journal entry
+    /// each (with the response's digest). Refused, and nothing recorded, when `holder` no
+    /// longer holds one of them (another run took it over).
+    pub async fn finish_actions(
         &self,
         name: &str,
-        key: &str,
         holder: &str,
-        outcome: &ActionOutcome,
+        outcomes: &[(String, ActionOutcome)],
         now: Timestamp,
-    ) -> Result<i64, IncidentError> {
-        let (mut tx, reservation, _) = self
-            .begin_incident_change(name, "begin finishing an action")
+    ) -> Result<(), IncidentError> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        let (mut tx, first, _) = self
+            .begin_incident_change(name, "begin finishing actions")
             .await?;
-        let (changed, not_before) = match outcome {
-            ActionOutcome::Done { changed, .. } => (Some(i64::from(*changed)), None),
-            ActionOutcome::RetryAfter { at, .. } => (None, Some(time_text(*at))),
-            _ => (None, None),
-        };
-        let state = outcome.state();
-        let updated = sqlx::query(&placeholders(
+        let mut reservation = Some(first);
+        let mut last = 0;
+        for (key, outcome) in outcomes {
+            let place = match reservation.take() {
+                Some(r) => r,
+                None => journal::reserve(&mut tx).await?,
+            };
+            last = place.seq;
+            let (changed, not_before) = match outcome {
+                ActionOutcome::Done { changed, .. } => (Some(i64::from(*changed)), None),
+                ActionOutcome::RetryAfter { at, .. } => (None, Some(time_text(*at))),
+                _ => (None, None),
+            };
+            let state = outcome.state();
+            let updated = sqlx::query(&placeholders(
+                self.backend(),
+                "UPDATE incident_actions SET state = ?, changed = ?, result = ?, not_before = ?, \
+                 claimed_by = NULL, claimed_at = NULL, updated_at = ?, journal = ? \
+                 WHERE incident = ? AND key = ? AND state = 'in_flight' AND claimed_by = ?",
+            ))
+            .bind(state.as_str())
+            .bind(changed)
+            .bind(outcome.text().to_string())
+            .bind(not_before)
+            .bind(time_text(now))
+            .bind(place.seq)
+            .bind(name.to_string())
+            .bind(key.clone())
+            .bind(holder.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(query("finish an action"))?;
+            if updated.rows_affected() == 0 {
+                tx.rollback().await.map_err(query("end a lost action"))?;
+                return Err(IncidentError::TakenOver {
+                    key: key.clone(),
+                    holder: holder.to_string(),
+                });
+            }
+            let kind = match state {
+                ActionState::Done => "action.done",
+                ActionState::Failed => "action.failed",
+                ActionState::NeedsManual => "action.needs_manual",
+                _ => "action.retry",
+            };
+            let mut body = serde_json::json!({
+                "key": key,
+                "state": state,
+                "response_digest": digest(outcome.text()),
+                "result": outcome.text(),
+            });
+            if let ActionOutcome::Done { changed, .. } = outcome {
+                body["changed"] = serde_json::Value::Bool(*changed);
+            }
+            journal::write(&mut tx, place, now, kind, name, &body).await?;
+        }
+        self.end_actions_change(tx, name, last, now).await
+    }
+
+    /// The incident's last change, then the commit, for a transaction that wrote its journal
+    /// entries (the last one `last`).
+    pub(crate) async fn end_actions_change(
+        &self,
+        mut tx: sqlx::Transaction<'static, sqlx::Any>,
+        name: &str,
+        last: i64,
+        now: Timestamp,
+    ) -> Result<(), IncidentError> {
+        sqlx::query(&placeholders(
             self.backend(),
-            "UPDATE incident_actions SET state = ?, changed = ?, result = ?, not_before = ?, \
-             claimed_by = NULL, claimed_at = NULL, updated_at = ?, journal = ? \
-             WHERE incident = ? AND key = ? AND state = 'in_flight' AND claimed_by = ?",
+            "UPDATE incidents SET updated_at = ?, last_journal = ? WHERE name = ?",
         ))
-        .bind(state.as_str())
-        .bind(changed)
-        .bind(outcome.text().to_string())
-        .bind(not_before)
         .bind(time_text(now))
-        .bind(reservation.seq)
+        .bind(last)
         .bind(name.to_string())
-        .bind(key.to_string())
-        .bind(holder.to_string())
         .execute(&mut *tx)
         .await
-        .map_err(query("finish an action"))?;
-        if updated.rows_affected() == 0 {
-            tx.rollback().await.map_err(query("end a lost action"))?;
-            return Err(IncidentError::TakenOver {
-                key: key.to_string(),
-                holder: holder.to_string(),
-            });
-        }
-        let kind = match state {
-            ActionState::Done => "action.done",
-            ActionState::Failed => "action.failed",
-            ActionState::NeedsManual => "action.needs_manual",
-            _ => "action.retry",
-        };
-        let mut body = serde_json::json!({
-            "key": key,
-            "state": state,
-            "response_digest": digest(outcome.text()),
-            "result": outcome.text(),
-        });
-        if let ActionOutcome::Done { changed, .. } = outcome {
-            body["changed"] = serde_json::Value::Bool(*changed);
-        }
-        self.finish_incident_change(tx, reservation, name, kind, &body, now)
-            .await
+        .map_err(query("update an incident"))?;
+        tx.commit().await.map_err(query("commit actions"))?;
+        Ok(())
     }
 
     /// Puts an action back to planned: an in-flight action whose holder is gone (`from`

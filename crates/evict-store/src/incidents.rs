@@ -384,20 +384,8 @@ impl Store {
         now: Timestamp,
     ) -> Result<i64, IncidentError> {
         let seq = reservation.seq;
-        sqlx::query(&placeholders(
-            self.backend(),
-            "UPDATE incidents SET updated_at = ?, last_journal = ? WHERE name = ?",
-        ))
-        .bind(time_text(now))
-        .bind(seq)
-        .bind(name.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(query("update an incident"))?;
         journal::write(&mut tx, reservation, now, kind, name, body).await?;
-        tx.commit()
-            .await
-            .map_err(query("commit an incident change"))?;
+        self.end_actions_change(tx, name, seq, now).await?;
         Ok(seq)
     }
 
