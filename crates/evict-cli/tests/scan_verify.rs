@@ -8,13 +8,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Command as Process;
-use std::time::Duration;
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
-use evict_testkit::servers::{ServerProcess, free_port, missing};
+use evict_testkit::servers::{ServerProcess, missing, moto_check_signatures, moto_server};
 use serde_json::Value;
 use sqlx::{Connection, Row};
 
@@ -82,32 +79,18 @@ async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Key {
     panic!("moto issued no AWS-shaped key id in 40 tries");
 }
 
-/// `POST /moto-api/reset-auth` with `0`: from now on moto checks signatures and policies.
-fn switch_authentication_on(port: u16) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "POST /moto-api/reset-auth HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
-         Content-Type: text/plain\r\nContent-Length: 1\r\nConnection: close\r\n\r\n0"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-}
-
 /// Moto with a live key and a deleted one of user `leaky`; `None` outside CI without moto.
 fn moto() -> Option<(ServerProcess, Key, Key)> {
-    let port = free_port();
-    let mut command = Process::new("moto_server");
-    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-    let server = match ServerProcess::start(command, port, Duration::from_secs(60)) {
+    // Its access log goes to a file (kept open by moto after the folder goes).
+    let logs = tempfile::tempdir().unwrap();
+    let server = match moto_server(&logs.path().join("moto_server.log")) {
         Ok(server) => server,
         Err(why) => {
-            missing("moto_server (pip install 'moto[server]')", why);
+            missing("moto_server", why);
             return None;
         }
     };
+    let port = server.port;
     let url = server.base_url();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (live, dead) = runtime.block_on(async {
@@ -134,7 +117,7 @@ fn moto() -> Option<(ServerProcess, Key, Key)> {
         let live = create_key(&iam, "leaky").await;
         (live, dead)
     });
-    switch_authentication_on(port);
+    moto_check_signatures(port).unwrap();
     Some((server, live, dead))
 }
 

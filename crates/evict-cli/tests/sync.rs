@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use common::Env;
 use evict_testkit::postgres::{admin_url, url_as};
-use evict_testkit::servers::{ServerProcess, free_port, missing};
+use evict_testkit::servers::{
+    ServerProcess, free_port, missing, moto_check_signatures, moto_server,
+};
 use sqlx::{Connection, Executor, PgConnection};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -157,18 +159,6 @@ async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> (String, String) {
     (key.access_key_id, key.secret_access_key)
 }
 
-/// From here on moto checks every request's signature and the caller's policies
-/// (`POST /moto-api/reset-auth` with `0`).
-async fn switch_authentication_on(url: &str) {
-    let answer = reqwest::Client::new()
-        .post(format!("{url}/moto-api/reset-auth"))
-        .body("0")
-        .send()
-        .await
-        .unwrap();
-    assert!(answer.status().is_success(), "{}", answer.status());
-}
-
 const REPORT_HEADER: &str = "user,arn,user_creation_time,password_enabled,password_last_used,\
 password_last_changed,password_next_rotation,mfa_active,access_key_1_active,\
 access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,\
@@ -184,32 +174,11 @@ fn rows_of(value: &serde_json::Value) -> &Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_aws_gives_the_credential_reports_key_slots_their_real_key_ids() {
-    if let Err(why) = std::process::Command::new("moto_server")
-        .arg("--help")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-    {
-        return missing(
-            "moto_server (pip install 'moto[server]'; .ci/run installs it)",
-            why,
-        );
-    }
     let env = Env::new();
-    let port = free_port();
     // Its access log (a line a request) goes to a file, not the test's output.
-    let mut command = std::process::Command::new("sh");
-    command
-        .args([
-            "-c",
-            "exec moto_server \"$@\" 2>\"$MOTO_LOG\"",
-            "moto_server",
-        ])
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .env("MOTO_LOG", env.path("moto_server.log"));
-    let moto = match ServerProcess::start(command, port, Duration::from_secs(60)) {
+    let moto = match moto_server(&env.path("moto_server.log")) {
         Ok(server) => server,
-        Err(why) => return missing("moto_server (pip install 'moto[server]')", why),
+        Err(why) => return missing("moto_server", why),
     };
     let url = moto.base_url();
 
@@ -249,7 +218,7 @@ async fn sync_aws_gives_the_credential_reports_key_slots_their_real_key_ids() {
         .unwrap();
     let bob_arn = create_user(&anyone, "bob").await;
     let (bob_key, _) = create_key(&anyone, "bob").await;
-    switch_authentication_on(&url).await;
+    moto_check_signatures(moto.port).unwrap();
     let iam = iam_client(&url, &admin_key, &admin_secret);
     // Since the report was taken, alice's second key was made Inactive.
     iam.update_access_key()

@@ -8,9 +8,6 @@
 
 mod compliance;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
@@ -18,7 +15,9 @@ use aws_sdk_iam::types::StatusType;
 use evict_connectors::aws::{Aws, REVOKE_OLDER_SESSIONS};
 use evict_connectors::{ConnectorError, ConnectorsConfig, Provider, Target};
 use evict_model::{ActionKind, CredentialKind, CredentialStatus, EvidenceVerdict, SecretString};
-use evict_testkit::servers::{ServerProcess, free_port, missing};
+use evict_testkit::servers::{
+    ServerProcess, free_port, missing, moto_check_signatures, moto_server,
+};
 use jiff::Timestamp;
 
 const REGION: &str = "us-east-1";
@@ -76,20 +75,6 @@ fn sts_client(url: &str, key: &Key) -> aws_sdk_sts::Client {
     aws_sdk_sts::Client::from_conf(config)
 }
 
-/// `POST /moto-api/reset-auth` with `0`: from now on moto checks signatures and policies.
-fn switch_authentication_on(port: u16) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        stream,
-        "POST /moto-api/reset-auth HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
-         Content-Type: text/plain\r\nContent-Length: 1\r\nConnection: close\r\n\r\n0"
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-}
-
 /// A moto server with authentication on, its administrator's key, and the test's IAM client
 /// signing with it.
 struct Moto {
@@ -133,21 +118,21 @@ async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> Key {
 
 /// Starts moto; `None` (and a notice) when it is not installed outside CI.
 async fn moto() -> Option<Moto> {
-    let port = free_port();
-    let mut command = Command::new("moto_server");
-    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-    let server = match ServerProcess::start(command, port, Duration::from_secs(60)) {
+    // Its access log goes to a file (kept open by moto after the folder goes).
+    let logs = tempfile::tempdir().unwrap();
+    let server = match moto_server(&logs.path().join("moto_server.log")) {
         Ok(server) => server,
         Err(why) => {
-            missing("moto_server (pip install 'moto[server]')", why);
+            missing("moto_server", why);
             return None;
         }
     };
+    let port = server.port;
     let url = server.base_url();
     // Before authentication is on, moto takes any signature.
     let anyone = iam_client(&url, "bootstrap", "bootstrap");
     let admin = create_user_with_policy(&anyone, "evict-admin", &["iam:*", "sts:*"]).await;
-    switch_authentication_on(port);
+    moto_check_signatures(port).unwrap();
     let iam = iam_client(&url, &admin.id, &admin.secret);
     Some(Moto {
         server,

@@ -115,6 +115,49 @@ pub fn scim2_server(token: &str, log: &std::path::Path) -> Result<ServerProcess,
         .map_err(|e| format!("scim2-server (PyPI; .ci/run installs it): {e}"))
 }
 
+/// moto's IAM/STS server (PyPI `moto[server]`) on a free port, its access log (a line a
+/// request) written to `log`. It takes any signature until [`moto_check_signatures`].
+pub fn moto_server(log: &std::path::Path) -> Result<ServerProcess, String> {
+    let port = free_port();
+    let mut command = Command::new("sh");
+    command
+        .args([
+            "-c",
+            "exec moto_server \"$@\" 2>\"$MOTO_LOG\"",
+            "moto_server",
+        ])
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .env("MOTO_LOG", log);
+    ServerProcess::start(command, port, Duration::from_secs(60))
+        .map_err(|e| format!("moto_server (pip install 'moto[server]'; .ci/run installs it): {e}"))
+}
+
+/// From now on the moto server on `port` checks every request's signature and the caller's
+/// policies (`POST /moto-api/reset-auth` with `0`).
+pub fn moto_check_signatures(port: u16) -> Result<(), String> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+        .map_err(|e| format!("moto on port {port}: {e}"))?;
+    write!(
+        stream,
+        "POST /moto-api/reset-auth HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Content-Type: text/plain\r\nContent-Length: 1\r\nConnection: close\r\n\r\n0"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|e| e.to_string())?;
+    if answer.starts_with("HTTP/1.1 200") {
+        Ok(())
+    } else {
+        Err(format!(
+            "moto refused reset-auth: {}",
+            answer.lines().next().unwrap_or("")
+        ))
+    }
+}
+
 /// The lying SCIM service (`tests/scim-liar/liar.py`): 204 to every change, and every user
 /// still `active: true`.
 pub fn scim_liar() -> Result<ServerProcess, String> {
