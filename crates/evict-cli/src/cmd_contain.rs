@@ -10,7 +10,7 @@
 //! the provider ends in the same state — and nothing done is sent twice.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -37,29 +37,41 @@ const MAX_ATTEMPTS: i64 = 5;
 /// An in-flight action held by a process on another machine is taken over after this long.
 const FOREIGN_LEASE: Duration = Duration::from_secs(600);
 
-/// Where the connector configuration is (`--config`, else `$EVICT_HOME/connectors.toml`), and
-/// what it says; `None` when there is none and `required` is false.
+/// The connector configuration: `--config FILE` (which must exist), else
+/// `$EVICT_HOME/connectors.toml` when there is one; `None` when neither is given.
 pub(crate) fn connectors_config(
     given: Option<PathBuf>,
-    required: bool,
 ) -> anyhow::Result<Option<(PathBuf, ConnectorsConfig)>> {
+    let explicit = given.is_some();
     let path = given.unwrap_or_else(|| {
         evict_store::EvictHome::from_env()
             .dir()
             .join("connectors.toml")
     });
     if !path.exists() {
-        if required {
-            bail!(
-                "{}: no connector configuration; write one (docs/specs/connector.md shows the \
-                 format) or pass --config FILE",
-                path.display()
-            );
+        if explicit {
+            bail!("{}: no such connector configuration", path.display());
         }
         return Ok(None);
     }
     let config = ConnectorsConfig::from_file(&path)?;
     Ok(Some((path, config)))
+}
+
+/// The connector configuration, for a command that cannot work without one.
+pub(crate) fn required_connectors_config(
+    given: Option<PathBuf>,
+) -> anyhow::Result<(PathBuf, ConnectorsConfig)> {
+    let default = evict_store::EvictHome::from_env()
+        .dir()
+        .join("connectors.toml");
+    connectors_config(given)?.ok_or_else(|| {
+        anyhow!(
+            "{}: no connector configuration; write one (docs/specs/connector.md shows the \
+             format) or pass --config FILE",
+            default.display()
+        )
+    })
 }
 
 /// One action the plan asks for, resolved to a provider's target (or the reason it cannot be).
@@ -663,7 +675,7 @@ pub async fn contain(
     tier: ContainTier,
     config: Option<PathBuf>,
 ) -> anyhow::Result<Outcome> {
-    let config = connectors_config(config, false)?;
+    let config = connectors_config(config)?;
     let store = Arc::new(crate::open_store().await?);
     let result = contain_with(ctx, &store, name, execute, tier, config.as_ref()).await;
     store.close().await;
@@ -1162,15 +1174,9 @@ async fn signal_verified(
 /// `evict incident verify NAME`: every done action's probe, after its provider's declared
 /// delay, recorded as evidence the closure gate reads.
 pub async fn verify(ctx: &Context, name: &str, config: Option<PathBuf>) -> anyhow::Result<Outcome> {
-    let config = connectors_config(config, true)?;
+    let (_, config) = required_connectors_config(config)?;
     let store = crate::open_store().await?;
-    let result = verify_with(
-        ctx,
-        &store,
-        name,
-        config.as_ref().map(|(p, c)| (p.as_path(), c)),
-    )
-    .await;
+    let result = verify_with(ctx, &store, name, &config).await;
     store.close().await;
     result
 }
@@ -1179,7 +1185,7 @@ async fn verify_with(
     ctx: &Context,
     store: &Store,
     name: &str,
-    config: Option<(&Path, &ConnectorsConfig)>,
+    config: &ConnectorsConfig,
 ) -> anyhow::Result<Outcome> {
     if store.incident(name).await?.is_none() {
         return Err(evict_store::IncidentError::NotFound(name.to_string()).into());
@@ -1208,7 +1214,7 @@ async fn verify_with(
         }
     }
     let providers: BTreeSet<String> = latest.values().map(|a| a.provider.clone()).collect();
-    let connectors: BTreeMap<String, Arc<Connector>> = connect(config.map(|(_, c)| c), &providers)
+    let connectors: BTreeMap<String, Arc<Connector>> = connect(Some(config), &providers)
         .await?
         .into_iter()
         .map(|(k, v)| (k, Arc::new(v)))
@@ -1237,9 +1243,7 @@ async fn verify_with(
             continue;
         };
         // Probes are requests too: the same per-provider rate and concurrency as acts.
-        let limits = config
-            .map(|(_, c)| c.limits_of(provider))
-            .unwrap_or_default();
+        let limits = config.limits_of(provider);
         let bucket = Arc::new(Bucket::new(limits));
         let queue = Arc::new(Mutex::new(queue));
         for _ in 0..limits.concurrency {
@@ -1286,7 +1290,7 @@ async fn verify_with(
             })
         })
         .collect();
-    let signals = match config.and_then(|(_, c)| c.ssf.as_ref()) {
+    let signals = match config.ssf.as_ref() {
         Some(ssf) => signal_verified(store, name, ssf, &verified_actions).await?,
         None => Vec::new(),
     };

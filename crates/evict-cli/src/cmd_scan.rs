@@ -69,7 +69,7 @@ pub async fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
     };
     let verify_config = if args.verify {
         Some(
-            crate::cmd_contain::connectors_config(args.config.clone(), args.config.is_some())?
+            crate::cmd_contain::connectors_config(args.config.clone())?
                 .map(|(_, config)| config)
                 .unwrap_or_default(),
         )

@@ -13,9 +13,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<Outcome> {
     if let Some(why) = args.provider.nothing_to_sync() {
         bail!("evict sync {name}: {why}");
     }
-    let Some((path, config)) = crate::cmd_contain::connectors_config(args.config, true)? else {
-        unreachable!("a required configuration is there or an error")
-    };
+    let (path, config) = crate::cmd_contain::required_connectors_config(args.config)?;
     let connector = Connector::from_config(&config, name)
         .await
         .with_context(|| format!("connecting to {name} as {} configures it", path.display()))?

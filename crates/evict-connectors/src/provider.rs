@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use evict_model::{ActionKind, Credential, CredentialKind, Evidence, Identity};
+use evict_model::{ActionKind, Credential, CredentialKind, Evidence, EvidenceVerdict, Identity};
 
 /// What a provider is asked to act on: one identity, credential or session, by the provider's
 /// own reference (a role name, a key id, a backend's pid), never "everything of this user".
@@ -54,6 +54,16 @@ impl Target {
         Target {
             kind: TargetKind::Identity,
             native_id: native_id.into(),
+        }
+    }
+
+    /// What `provider`'s probe of this target found, as evidence taken now.
+    pub fn evidence(&self, provider: &str, verdict: EvidenceVerdict, detail: String) -> Evidence {
+        Evidence {
+            subject: format!("{provider}:{}", self.native_id),
+            verdict,
+            detail,
+            at: jiff::Timestamp::now(),
         }
     }
 

@@ -423,15 +423,6 @@ fn timestamp(t: &DateTime) -> Option<Timestamp> {
     Timestamp::new(t.secs(), i32::try_from(t.subsec_nanos()).ok()?).ok()
 }
 
-fn evidence(target: &Target, verdict: EvidenceVerdict, detail: String) -> Evidence {
-    Evidence {
-        subject: format!("{NAME}:{}", target.native_id),
-        verdict,
-        detail,
-        at: Timestamp::now(),
-    }
-}
-
 fn unsupported(action: ActionKind, what: impl Into<String>) -> ConnectorError {
     ConnectorError::Unsupported {
         provider: NAME,
@@ -568,40 +559,40 @@ impl Aws {
             ));
         };
         Ok(match self.role_cut_off(&role).await? {
-            RoleCutOff::RoleGone => evidence(
-                target,
+            RoleCutOff::RoleGone => target.evidence(
+                NAME,
                 EvidenceVerdict::Unverified,
                 format!(
                     "iam:GetRole: role '{role}' no longer exists; AWS evaluates a session \
                      against its role, but no read-back shows its sessions refused"
                 ),
             ),
-            RoleCutOff::NoPolicy => evidence(
-                target,
+            RoleCutOff::NoPolicy => target.evidence(
+                NAME,
                 EvidenceVerdict::StillLive,
                 format!(
                     "iam:GetRolePolicy: role '{role}' has no {REVOKE_OLDER_SESSIONS} policy: \
                      every unexpired session of it works"
                 ),
             ),
-            RoleCutOff::NotDenying(why) => evidence(
-                target,
+            RoleCutOff::NotDenying(why) => target.evidence(
+                NAME,
                 EvidenceVerdict::StillLive,
                 format!(
                     "iam:GetRolePolicy: role '{role}' has a {REVOKE_OLDER_SESSIONS} policy that \
                      does not deny older sessions: {why}"
                 ),
             ),
-            RoleCutOff::At(cut_off) if cut_off < acted_at => evidence(
-                target,
+            RoleCutOff::At(cut_off) if cut_off < acted_at => target.evidence(
+                NAME,
                 EvidenceVerdict::StillLive,
                 format!(
                     "iam:GetRolePolicy: role '{role}' denies sessions issued before {cut_off}, \
                      earlier than the act at {acted_at}: sessions issued in between still work"
                 ),
             ),
-            RoleCutOff::At(cut_off) => evidence(
-                target,
+            RoleCutOff::At(cut_off) => target.evidence(
+                NAME,
                 EvidenceVerdict::VerifiedRevoked,
                 format!(
                     "iam:GetRolePolicy: role '{role}' has {REVOKE_OLDER_SESSIONS} denying every \
@@ -1299,23 +1290,23 @@ impl Aws {
         match (&entity, action) {
             (Entity::User(user), ActionKind::Disable | ActionKind::Delete) => {
                 if !self.user_exists(user).await? {
-                    return Ok(evidence(
-                        target,
+                    return Ok(target.evidence(
+                        NAME,
                         EvidenceVerdict::VerifiedRevoked,
                         format!("iam:GetUser: no user '{user}' (NoSuchEntity)"),
                     ));
                 }
                 if action == ActionKind::Delete {
-                    return Ok(evidence(
-                        target,
+                    return Ok(target.evidence(
+                        NAME,
                         EvidenceVerdict::StillLive,
                         format!("iam:GetUser: user '{user}' still exists"),
                     ));
                 }
                 let live = self.live_credentials_of(user).await?;
                 Ok(if live.is_empty() {
-                    evidence(
-                        target,
+                    target.evidence(
+                        NAME,
                         EvidenceVerdict::VerifiedRevoked,
                         format!(
                             "user '{user}': ListAccessKeys shows no Active key, GetLoginProfile \
@@ -1323,8 +1314,8 @@ impl Aws {
                         ),
                     )
                 } else {
-                    evidence(
-                        target,
+                    target.evidence(
+                        NAME,
                         EvidenceVerdict::StillLive,
                         format!("user '{user}' still has {}", live.join(", ")),
                     )
@@ -1334,8 +1325,8 @@ impl Aws {
                 match self.remembered_cut_off(role) {
                     Some(acted_at) => self.verify_role_sessions_since(target, acted_at).await,
                     None => Ok(match self.role_cut_off(role).await? {
-                        RoleCutOff::NoPolicy => evidence(
-                            target,
+                        RoleCutOff::NoPolicy => target.evidence(
+                            NAME,
                             EvidenceVerdict::StillLive,
                             format!(
                                 "iam:GetRolePolicy: role '{role}' has no \
@@ -1343,8 +1334,8 @@ impl Aws {
                                  it works"
                             ),
                         ),
-                        other => evidence(
-                            target,
+                        other => target.evidence(
+                            NAME,
                             EvidenceVerdict::Unverified,
                             format!(
                                 "role '{role}': {other}; this process did not write that \
@@ -1359,8 +1350,8 @@ impl Aws {
                 let arn = match present(self.policy_arn(arn.as_deref(), name).await)? {
                     Some(arn) => arn,
                     None => {
-                        return Ok(evidence(
-                            target,
+                        return Ok(target.evidence(
+                            NAME,
                             EvidenceVerdict::VerifiedRevoked,
                             format!("iam:ListPolicies: no customer-managed policy '{name}'"),
                         ));
@@ -1378,13 +1369,13 @@ impl Aws {
                         &arn,
                     ));
                 Ok(match present(got)? {
-                    None => evidence(
-                        target,
+                    None => target.evidence(
+                        NAME,
                         EvidenceVerdict::VerifiedRevoked,
                         format!("iam:GetPolicy: no policy {arn} (NoSuchEntity)"),
                     ),
-                    Some(answer) => evidence(
-                        target,
+                    Some(answer) => target.evidence(
+                        NAME,
                         EvidenceVerdict::StillLive,
                         format!(
                             "iam:GetPolicy: policy {arn} still exists, attached to {} \
@@ -1603,21 +1594,21 @@ impl Provider for Aws {
                 // Active works; Inactive or absent, it does not (on AWS; an emulator may
                 // still accept it, which is why the state, not a call, is the evidence).
                 Ok(match self.find_key(key_id).await? {
-                    None => evidence(
-                        target,
+                    None => target.evidence(
+                        NAME,
                         EvidenceVerdict::VerifiedRevoked,
                         format!("iam:ListAccessKeys: no user has access key {key_id}"),
                     ),
-                    Some(key) if key.active => evidence(
-                        target,
+                    Some(key) if key.active => target.evidence(
+                        NAME,
                         EvidenceVerdict::StillLive,
                         format!(
                             "iam:ListAccessKeys: access key {key_id} of user '{}' is Active",
                             key.user
                         ),
                     ),
-                    Some(key) => evidence(
-                        target,
+                    Some(key) => target.evidence(
+                        NAME,
                         EvidenceVerdict::VerifiedRevoked,
                         format!(
                             "iam:ListAccessKeys: access key {key_id} of user '{}' is Inactive{}",
@@ -1639,14 +1630,14 @@ impl Provider for Aws {
                     ));
                 };
                 Ok(if self.has_login_profile(&user).await? {
-                    evidence(
-                        target,
+                    target.evidence(
+                        NAME,
                         EvidenceVerdict::StillLive,
                         format!("iam:GetLoginProfile: user '{user}' still has a console password"),
                     )
                 } else {
-                    evidence(
-                        target,
+                    target.evidence(
+                        NAME,
                         EvidenceVerdict::VerifiedRevoked,
                         format!(
                             "iam:GetLoginProfile: user '{user}' has no login profile \

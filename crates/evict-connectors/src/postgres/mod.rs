@@ -266,15 +266,6 @@ enum LoginProbe {
     Inconclusive(String),
 }
 
-fn evidence(target: &Target, verdict: EvidenceVerdict, detail: String) -> Evidence {
-    Evidence {
-        subject: format!("{NAME}:{}", target.native_id),
-        verdict,
-        detail,
-        at: Timestamp::now(),
-    }
-}
-
 fn parse_pid(target: &Target) -> Result<i32, ConnectorError> {
     target
         .native_id
@@ -479,8 +470,8 @@ impl Provider for Postgres {
         match (target.kind, action) {
             (ROLE, ActionKind::Disable | ActionKind::TerminateSessions) => {
                 let Some(login) = self.can_login(role).await? else {
-                    return Ok(evidence(
-                        target,
+                    return Ok(target.evidence(
+                        NAME,
                         EvidenceVerdict::VerifiedRevoked,
                         format!("pg_roles has no role '{role}'"),
                     ));
@@ -488,14 +479,14 @@ impl Provider for Postgres {
                 let backends = self.backends_of(role).await?;
                 if action == ActionKind::TerminateSessions {
                     return Ok(if backends.is_empty() {
-                        evidence(
-                            target,
+                        target.evidence(
+                            NAME,
                             EvidenceVerdict::VerifiedRevoked,
                             format!("pg_stat_activity: no session of '{role}' remains"),
                         )
                     } else {
-                        evidence(
-                            target,
+                        target.evidence(
+                            NAME,
                             EvidenceVerdict::StillLive,
                             format!(
                                 "pg_stat_activity: sessions of '{role}' still open: {backends:?}"
@@ -504,15 +495,15 @@ impl Provider for Postgres {
                     });
                 }
                 if login {
-                    return Ok(evidence(
-                        target,
+                    return Ok(target.evidence(
+                        NAME,
                         EvidenceVerdict::StillLive,
                         format!("pg_roles: '{role}' can still log in (rolcanlogin = true)"),
                     ));
                 }
                 if !backends.is_empty() {
-                    return Ok(evidence(
-                        target,
+                    return Ok(target.evidence(
+                        NAME,
                         EvidenceVerdict::StillLive,
                         format!(
                             "'{role}' is NOLOGIN but sessions opened before still work: \
@@ -521,21 +512,21 @@ impl Provider for Postgres {
                     ));
                 }
                 Ok(match self.login_probe(role).await {
-                    LoginProbe::Refused(answer) => evidence(
-                        target,
+                    LoginProbe::Refused(answer) => target.evidence(
+                        NAME,
                         EvidenceVerdict::VerifiedRevoked,
                         format!(
                             "pg_roles: rolcanlogin = false; no session open; a login attempt \
                              was refused: {answer}"
                         ),
                     ),
-                    LoginProbe::Accepted => evidence(
-                        target,
+                    LoginProbe::Accepted => target.evidence(
+                        NAME,
                         EvidenceVerdict::StillLive,
                         format!("a login as '{role}' succeeded"),
                     ),
-                    LoginProbe::Inconclusive(why) => evidence(
-                        target,
+                    LoginProbe::Inconclusive(why) => target.evidence(
+                        NAME,
                         EvidenceVerdict::VerifiedRevoked,
                         format!(
                             "pg_roles: rolcanlogin = false; no session open (login probe \
@@ -545,30 +536,30 @@ impl Provider for Postgres {
                 })
             }
             (ROLE, ActionKind::Delete) => Ok(match self.can_login(role).await? {
-                None => evidence(
-                    target,
+                None => target.evidence(
+                    NAME,
                     EvidenceVerdict::VerifiedRevoked,
                     format!("pg_roles has no role '{role}'"),
                 ),
-                Some(_) => evidence(
-                    target,
+                Some(_) => target.evidence(
+                    NAME,
                     EvidenceVerdict::StillLive,
                     format!("pg_roles still has '{role}'"),
                 ),
             }),
             (PASSWORD, ActionKind::Revoke) => Ok(match self.can_login(role).await? {
-                None => evidence(
-                    target,
+                None => target.evidence(
+                    NAME,
                     EvidenceVerdict::VerifiedRevoked,
                     format!("pg_roles has no role '{role}'"),
                 ),
-                Some(false) => evidence(
-                    target,
+                Some(false) => target.evidence(
+                    NAME,
                     EvidenceVerdict::VerifiedRevoked,
                     format!("'{role}' cannot log in (NOLOGIN), password or not"),
                 ),
-                Some(true) => evidence(
-                    target,
+                Some(true) => target.evidence(
+                    NAME,
                     EvidenceVerdict::Unverified,
                     "a non-superuser cannot read whether a role has a password (pg_authid), \
                      and a login probe without the old password cannot tell; disable the \
@@ -579,14 +570,14 @@ impl Provider for Postgres {
             (SESSION, ActionKind::TerminateSessions) => {
                 let pid = parse_pid(target)?;
                 Ok(if self.backend_alive(pid).await? {
-                    evidence(
-                        target,
+                    target.evidence(
+                        NAME,
                         EvidenceVerdict::StillLive,
                         format!("pg_stat_activity still has backend {pid}"),
                     )
                 } else {
-                    evidence(
-                        target,
+                    target.evidence(
+                        NAME,
                         EvidenceVerdict::VerifiedRevoked,
                         format!("pg_stat_activity has no backend {pid}"),
                     )

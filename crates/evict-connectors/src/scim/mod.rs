@@ -81,15 +81,6 @@ enum ReadBack {
     Undecided(String),
 }
 
-fn evidence(target: &Target, verdict: EvidenceVerdict, detail: String) -> Evidence {
-    Evidence {
-        subject: format!("{NAME}:{}", target.native_id),
-        verdict,
-        detail,
-        at: Timestamp::now(),
-    }
-}
-
 fn not_found(id: &str) -> ConnectorError {
     ConnectorError::NotFound {
         provider: NAME,
@@ -454,35 +445,35 @@ impl Provider for Scim {
         let id = target.native_id.as_str();
         let url = self.url(&["Users", id]);
         Ok(match self.read_user(id).await? {
-            ReadBack::Gone => evidence(
-                target,
+            ReadBack::Gone => target.evidence(
+                NAME,
                 EvidenceVerdict::VerifiedRevoked,
                 format!("GET {url}: HTTP 404, the service has no such user"),
             ),
-            ReadBack::Undecided(why) => evidence(target, EvidenceVerdict::Unverified, why),
+            ReadBack::Undecided(why) => target.evidence(NAME, EvidenceVerdict::Unverified, why),
             ReadBack::Found(user) => {
                 let active = user.get("active");
                 match (action, active) {
-                    (ActionKind::Delete, _) => evidence(
-                        target,
+                    (ActionKind::Delete, _) => target.evidence(
+                        NAME,
                         EvidenceVerdict::StillLive,
                         format!(
                             "GET {url}: the user still exists (active: {})",
                             active.map_or("absent".to_string(), Value::to_string)
                         ),
                     ),
-                    (_, Some(Value::Bool(false))) => evidence(
-                        target,
+                    (_, Some(Value::Bool(false))) => target.evidence(
+                        NAME,
                         EvidenceVerdict::VerifiedRevoked,
                         format!("GET {url}: active:false"),
                     ),
-                    (_, Some(Value::Bool(true))) => evidence(
-                        target,
+                    (_, Some(Value::Bool(true))) => target.evidence(
+                        NAME,
                         EvidenceVerdict::StillLive,
                         format!("GET {url}: active:true"),
                     ),
-                    (_, other) => evidence(
-                        target,
+                    (_, other) => target.evidence(
+                        NAME,
                         EvidenceVerdict::Unverified,
                         format!(
                             "GET {url}: the user has no boolean active ({}), so the service \
