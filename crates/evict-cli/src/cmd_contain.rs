@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
 use evict_connectors::limit::Bucket;
-use evict_connectors::{Connector, ConnectorError, ConnectorsConfig, Limits, Provider, Target};
+use evict_connectors::{
+    Connector, ConnectorError, ConnectorsConfig, Limits, PastAct, Provider, Target,
+};
 use evict_connectors::{TargetKind, connector};
 use evict_incident::plan::{Plan, PlanStep};
 use evict_model::{ActionKind, ActionState, CredentialKind, EvidenceVerdict, Tier};
@@ -1040,6 +1042,13 @@ async fn probe(
             ),
         );
         tokio::time::sleep(wait).await;
+    }
+    if let Some(began_at) = a.claimed_at {
+        let act = PastAct {
+            began_at,
+            changed: a.changed.unwrap_or(false),
+        };
+        c.recall(&target, a.action, &act);
     }
     bucket.take().await;
     let (verdict, detail) = match c.verify(&target, a.action).await {

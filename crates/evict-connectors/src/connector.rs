@@ -138,6 +138,10 @@ impl Provider for Connector {
         each!(self, p => p.verify(target, action).await)
     }
 
+    fn recall(&self, target: &Target, action: ActionKind, act: &crate::provider::PastAct) {
+        each!(self, p => p.recall(target, action, act))
+    }
+
     fn describe(&self, target: &Target, action: ActionKind) -> String {
         each!(self, p => p.describe(target, action))
     }

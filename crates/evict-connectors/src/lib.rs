@@ -35,5 +35,6 @@ pub use config::{
 };
 pub use connector::Connector;
 pub use provider::{
-    Acted, Cascade, ConnectorError, Discovery, NotFound, Provider, Semantics, Target, TargetKind,
+    Acted, Cascade, ConnectorError, Discovery, NotFound, PastAct, Provider, Semantics, Target,
+    TargetKind,
 };

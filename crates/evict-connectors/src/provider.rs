@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use evict_model::{ActionKind, Credential, CredentialKind, Evidence, EvidenceVerdict, Identity};
+use jiff::Timestamp;
 
 /// What a provider is asked to act on: one identity, credential or session, by the provider's
 /// own reference (a role name, a key id, a backend's pid), never "everything of this user".
@@ -222,6 +223,17 @@ impl ConnectorError {
     }
 }
 
+/// What is known of an act that was done, for a later probe ([`Provider::recall`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PastAct {
+    /// When the act began at the latest: every session issued before it is what the act was
+    /// to end.
+    pub began_at: Timestamp,
+    /// Whether the connector said the act changed something — for a revocation, that the
+    /// target was live just before it.
+    pub changed: bool,
+}
+
 /// One provider: discover, act, verify. Implementations live one per folder, behind one cargo
 /// feature each, and pass the compliance test in `tests/`.
 #[allow(async_fn_in_trait)]
@@ -252,6 +264,14 @@ pub trait Provider {
     /// revoked, still live, or unverified with the reason — never revoked on a guess.
     async fn verify(&self, target: &Target, action: ActionKind)
     -> Result<Evidence, ConnectorError>;
+
+    /// Tells the connector what an earlier act on `target` — possibly by another process —
+    /// was and when it began, before [`Provider::verify`] probes it. Some probes mean nothing
+    /// without it: a role's session cut-off must be no earlier than the act, and an OAuth
+    /// server's `active:false` proves a revocation only for a token known to have been active.
+    fn recall(&self, target: &Target, action: ActionKind, act: &PastAct) {
+        let _ = (target, action, act);
+    }
 
     /// The exact request `act` would send, for the dry run's diff and the journal (never a
     /// secret).

@@ -92,7 +92,9 @@ pub struct StoredAction {
     /// The process holding it while in flight.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claimed_by: Option<String>,
-    /// Since when.
+    /// When its last attempt was claimed: while in flight, since when it is held; once done,
+    /// a time no later than the act that did it began (what a later probe measures a
+    /// session cut-off against).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claimed_at: Option<Timestamp>,
     /// Not to be sent again before this time (backoff after a retryable failure).
@@ -392,7 +394,7 @@ impl Store {
             let updated = sqlx::query(&placeholders(
                 self.backend(),
                 "UPDATE incident_actions SET state = ?, changed = ?, result = ?, not_before = ?, \
-                 claimed_by = NULL, claimed_at = NULL, updated_at = ?, journal = ? \
+                 claimed_by = NULL, updated_at = ?, journal = ? \
                  WHERE incident = ? AND key = ? AND state = 'in_flight' AND claimed_by = ?",
             ))
             .bind(state.as_str())

@@ -49,7 +49,8 @@ use jiff::Timestamp;
 
 use crate::config::AwsConfig;
 use crate::provider::{
-    Acted, Cascade, ConnectorError, Discovery, NotFound, Provider, Semantics, Target, TargetKind,
+    Acted, Cascade, ConnectorError, Discovery, NotFound, PastAct, Provider, Semantics, Target,
+    TargetKind,
 };
 
 pub use policy::REVOKE_OLDER_SESSIONS;
@@ -116,9 +117,10 @@ pub struct Aws {
     endpoint_url: Option<String>,
     timeouts: TimeoutConfig,
     semantics: Semantics,
-    /// The cut-off this process wrote per role, so that verify can tell its own act from an
-    /// older policy (the contract's verify is not told when the act was).
-    cut_offs: Mutex<HashMap<String, Timestamp>>,
+    /// When the act on each role's sessions was, at the latest: the cut-off this process
+    /// wrote, or the start of an earlier act recalled ([`Provider::recall`]), so that verify
+    /// can tell that act from an older policy.
+    acted_at: Mutex<HashMap<String, Timestamp>>,
 }
 
 /// What the secret-known probe ([`Aws::caller_identity_refused`]) concluded.
@@ -513,7 +515,7 @@ impl Aws {
                 not_found: NotFound::Error,
                 follow_ups: &[],
             },
-            cut_offs: Mutex::new(HashMap::new()),
+            acted_at: Mutex::new(HashMap::new()),
         })
     }
 
@@ -1023,7 +1025,7 @@ impl Aws {
         };
         let cut_off = policy::cut_off_now();
         if before.is_some_and(|b| b >= cut_off) {
-            self.remember_cut_off(role, cut_off);
+            self.remember_act(role, cut_off);
             return Ok(Acted {
                 changed: false,
                 detail: format!(
@@ -1040,7 +1042,7 @@ impl Aws {
             .send()
             .await
             .map_err(failure("iam:PutRolePolicy", "IAM role", role))?;
-        self.remember_cut_off(role, cut_off);
+        self.remember_act(role, cut_off);
         Ok(Acted {
             changed: true,
             detail: format!(
@@ -1051,14 +1053,14 @@ impl Aws {
         })
     }
 
-    fn remember_cut_off(&self, role: &str, cut_off: Timestamp) {
-        if let Ok(mut cut_offs) = self.cut_offs.lock() {
-            cut_offs.insert(role.to_string(), cut_off);
+    fn remember_act(&self, role: &str, at: Timestamp) {
+        if let Ok(mut acted_at) = self.acted_at.lock() {
+            acted_at.insert(role.to_string(), at);
         }
     }
 
-    fn remembered_cut_off(&self, role: &str) -> Option<Timestamp> {
-        self.cut_offs.lock().ok()?.get(role).copied()
+    fn remembered_act(&self, role: &str) -> Option<Timestamp> {
+        self.acted_at.lock().ok()?.get(role).copied()
     }
 
     async fn role_cut_off(&self, role: &str) -> Result<RoleCutOff, ConnectorError> {
@@ -1322,7 +1324,7 @@ impl Aws {
                 })
             }
             (Entity::Role(role), ActionKind::TerminateSessions) => {
-                match self.remembered_cut_off(role) {
+                match self.remembered_act(role) {
                     Some(acted_at) => self.verify_role_sessions_since(target, acted_at).await,
                     None => Ok(match self.role_cut_off(role).await? {
                         RoleCutOff::NoPolicy => target.evidence(
@@ -1338,9 +1340,10 @@ impl Aws {
                             NAME,
                             EvidenceVerdict::Unverified,
                             format!(
-                                "role '{role}': {other}; this process did not write that \
-                                 cut-off, so it cannot tell whether it is after the act \
-                                 (act again, or verify against the act's time)"
+                                "role '{role}': {other}; when the act on its sessions was is \
+                                 not known here, so whether that cut-off is after it cannot be \
+                                 told (verify through `evict incident verify`, which recalls \
+                                 the act, or act again)"
                             ),
                         ),
                     }),
@@ -1436,6 +1439,19 @@ impl Provider for Aws {
 
     fn semantics(&self) -> &Semantics {
         &self.semantics
+    }
+
+    /// A role's sessions are verified against the start of the act that cut them off; the
+    /// cut-off this process wrote itself, when it did, is kept (it is the later bound).
+    fn recall(&self, target: &Target, action: ActionKind, act: &PastAct) {
+        if action != ActionKind::TerminateSessions {
+            return;
+        }
+        if let Entity::Role(role) = Entity::parse(&target.native_id)
+            && let Ok(mut acted_at) = self.acted_at.lock()
+        {
+            acted_at.entry(role).or_insert(act.began_at);
+        }
     }
 
     /// Users (by ARN, as the credential report names them), roles, access keys and login

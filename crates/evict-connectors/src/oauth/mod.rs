@@ -48,7 +48,8 @@ use serde_json::Value;
 use crate::config::OAuthConfig;
 use crate::http;
 use crate::provider::{
-    Acted, Cascade, ConnectorError, Discovery, NotFound, Provider, Semantics, Target, TargetKind,
+    Acted, Cascade, ConnectorError, Discovery, NotFound, PastAct, Provider, Semantics, Target,
+    TargetKind,
 };
 
 const NAME: &str = "oauth";
@@ -601,6 +602,20 @@ impl Provider for OAuth {
         &SEMANTICS
     }
 
+    /// An act that found the token active (`changed`) is the baseline a later `active:false`
+    /// is read against, in whichever process the act ran.
+    fn recall(&self, target: &Target, _action: ActionKind, act: &PastAct) {
+        if !act.changed {
+            return;
+        }
+        if let Some(held) = self.held_tokens().get_mut(&target.native_id) {
+            held.seen_active = Some(
+                held.seen_active
+                    .map_or(act.began_at, |t| t.max(act.began_at)),
+            );
+        }
+    }
+
     fn discovers(&self, _kind: TargetKind) -> bool {
         false
     }
@@ -637,8 +652,10 @@ impl Provider for OAuth {
                  this client)"
                     .to_string(),
             ),
+            // Not known to have changed anything: `changed` is the baseline a later probe
+            // recalls, and only an active:true answer makes one.
             Introspected::Undecided(why) => (
-                true,
+                false,
                 format!("whether it was active before is unknown ({why})"),
             ),
         };
