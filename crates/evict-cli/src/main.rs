@@ -14,6 +14,7 @@ mod cmd_keys;
 mod cmd_rules;
 mod cmd_scan;
 mod cmd_sync;
+mod handed;
 mod output;
 
 use std::process::ExitCode;

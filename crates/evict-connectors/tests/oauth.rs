@@ -6,8 +6,6 @@
 
 mod compliance;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
@@ -15,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use evict_connectors::oauth::OAuth;
 use evict_connectors::{ConnectorError, ConnectorsConfig, OAuthConfig, Provider, Target};
 use evict_model::{ActionKind, CredentialKind, EvidenceVerdict, SecretString};
-use evict_testkit::servers::{ServerProcess, free_port, missing};
+use evict_testkit::servers::{ServerProcess, free_port, missing, oidc_provider};
 use reqwest::redirect::Policy;
 use reqwest::{StatusCode, Url};
 use sha2::{Digest, Sha256};
@@ -36,30 +34,10 @@ struct Oidc {
     secrets: tempfile::TempDir,
 }
 
-fn oidc_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc")
-}
-
 /// Starts oidc-provider on a free port; `None` (after [`missing`]) when it cannot run.
 fn start() -> Option<Oidc> {
-    let dir = oidc_dir();
-    if !dir.join("node_modules/oidc-provider").is_dir() {
-        missing(
-            "oidc-provider (npm)",
-            "tests/oidc/node_modules is missing: run (cd tests/oidc && npm ci)",
-        );
-        return None;
-    }
-    let port = free_port();
     let (app_secret, service_secret) = (random_text(24), random_text(24));
-    let mut command = Command::new("node");
-    command
-        .arg("server.mjs")
-        .arg(port.to_string())
-        .current_dir(&dir)
-        .env("OIDC_APP_SECRET", &app_secret)
-        .env("OIDC_SERVICE_SECRET", &service_secret);
-    match ServerProcess::start(command, port, Duration::from_secs(30)) {
+    match oidc_provider(&app_secret, &service_secret) {
         Ok(server) => Some(Oidc {
             server,
             app_secret,
@@ -67,7 +45,7 @@ fn start() -> Option<Oidc> {
             secrets: tempfile::tempdir().unwrap(),
         }),
         Err(why) => {
-            missing("oidc-provider (node tests/oidc/server.mjs)", why);
+            missing("oidc-provider (npm)", why);
             None
         }
     }

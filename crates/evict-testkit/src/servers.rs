@@ -158,6 +158,29 @@ pub fn moto_check_signatures(port: u16) -> Result<(), String> {
     }
 }
 
+/// oidc-provider (npm, `tests/oidc/server.mjs` under node) on a free port, with the client
+/// secrets of its `app` (authorization code + PKCE, refresh tokens) and `service` (client
+/// credentials) clients. Its issuer is `base_url()`.
+pub fn oidc_provider(app_secret: &str, service_secret: &str) -> Result<ServerProcess, String> {
+    let dir = test_scripts().join("oidc");
+    if !dir.join("node_modules/oidc-provider").is_dir() {
+        return Err(
+            "tests/oidc/node_modules is missing: run `npm ci --prefix tests/oidc` (.ci/run does)"
+                .into(),
+        );
+    }
+    let port = free_port();
+    let mut command = Command::new("node");
+    command
+        .arg("server.mjs")
+        .arg(port.to_string())
+        .current_dir(&dir)
+        .env("OIDC_APP_SECRET", app_secret)
+        .env("OIDC_SERVICE_SECRET", service_secret);
+    ServerProcess::start(command, port, Duration::from_secs(30))
+        .map_err(|e| format!("oidc-provider (node tests/oidc/server.mjs): {e}"))
+}
+
 /// The lying SCIM service (`tests/scim-liar/liar.py`): 204 to every change, and every user
 /// still `active: true`.
 pub fn scim_liar() -> Result<ServerProcess, String> {
