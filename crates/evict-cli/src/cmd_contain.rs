@@ -104,8 +104,8 @@ fn action_key(provider: &str, kind: &str, native_id: &str, action: ActionKind) -
 }
 
 /// What a connector calls the plan's action on this kind of target: the same word, or the
-/// provider's way of doing it (a password cannot be set aside, only removed; a session is
-/// revoked by ending it).
+/// provider's way of doing it (a password cannot be set aside, only removed — PostgreSQL
+/// revokes it, IAM deletes the login profile; a session is revoked by ending it).
 fn connector_action(
     semantics: &evict_connectors::Semantics,
     kind: TargetKind,
@@ -119,6 +119,9 @@ fn connector_action(
             &[ActionKind::TerminateSessions]
         }
         (TargetKind::Credential(CredentialKind::Password), ActionKind::Disable) => {
+            &[ActionKind::Revoke, ActionKind::Delete]
+        }
+        (TargetKind::Credential(CredentialKind::Password), ActionKind::Delete) => {
             &[ActionKind::Revoke]
         }
         _ => &[],
@@ -230,6 +233,7 @@ async fn intended_actions(
 ) -> anyhow::Result<Vec<Intended>> {
     let mut out: Vec<Intended> = Vec::new();
     let mut key_of_step: BTreeMap<u32, String> = BTreeMap::new();
+    let mut keys: BTreeSet<String> = BTreeSet::new();
     let steps: Vec<&PlanStep> = plan
         .steps
         .iter()
@@ -310,6 +314,12 @@ async fn intended_actions(
             intended.action,
         );
         key_of_step.insert(step.order, intended.key.clone());
+        // The same request as an earlier step: a foothold's password, which the provider can
+        // only remove, is already deleted by its "disable"; the plan's deletion after it is
+        // that one action (and would otherwise wait on its own verification).
+        if !keys.insert(intended.key.clone()) {
+            continue;
+        }
         let follow_ups: Vec<ActionKind> = match (&resolved, connector, &intended.manual) {
             (Ok(target), Some(c), None) => c
                 .semantics()
