@@ -488,6 +488,8 @@ struct Round {
     name: Arc<str>,
     holder: Arc<str>,
     skip: Arc<BTreeSet<String>>,
+    /// Actions no connector can do, with the reason: never sent.
+    manual: Arc<BTreeMap<String, String>>,
     progress: Arc<Progress>,
 }
 
@@ -503,6 +505,7 @@ async fn drain(
         name,
         holder,
         skip,
+        manual,
         progress,
     } = round;
     let bucket = Arc::new(Bucket::new(limits));
@@ -513,13 +516,14 @@ async fn drain(
     };
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        let (store, name, provider, connector, holder, skip, bucket, progress) = (
+        let (store, name, provider, connector, holder, skip, manual, bucket, progress) = (
             store.clone(),
             name.clone(),
             provider.clone(),
             connector.clone(),
             holder.clone(),
             skip.clone(),
+            manual.clone(),
             bucket.clone(),
             progress.clone(),
         );
@@ -561,7 +565,7 @@ async fn drain(
                 let mut outcomes = Vec::with_capacity(claimed.len());
                 for action in claimed {
                     let outcome = match (&connector, target_of_action(&action)) {
-                        (Some(c), Some(target)) => {
+                        (Some(c), Some(target)) if !manual.contains_key(&action.key) => {
                             bucket.take().await;
                             let sent = tokio::time::timeout(
                                 Duration::from_secs(60),
@@ -577,11 +581,13 @@ async fn drain(
                             outcome_of(sent, action.attempts)
                         }
                         _ => ActionOutcome::NeedsManual {
-                            reason: action
-                                .request
-                                .strip_prefix("by hand: ")
-                                .unwrap_or(&action.request)
-                                .to_string(),
+                            reason: manual.get(&action.key).cloned().unwrap_or_else(|| {
+                                action
+                                    .request
+                                    .strip_prefix("by hand: ")
+                                    .unwrap_or(&action.request)
+                                    .to_string()
+                            }),
                         },
                     };
                     progress.tick(&outcome);
@@ -776,6 +782,12 @@ async fn contain_with(
     let now = Timestamp::now();
     store.add_actions(name, &new_actions, now).await?;
     let wanted_keys: BTreeSet<&str> = intended.iter().map(|i| i.key.as_str()).collect();
+    let manual: Arc<BTreeMap<String, String>> = Arc::new(
+        intended
+            .iter()
+            .filter_map(|i| Some((i.key.clone(), i.manual.clone()?)))
+            .collect(),
+    );
 
     // Take up what earlier runs left: work of a holder that is gone, failures worth another
     // try, and manual work a connector configured since can now do.
@@ -799,7 +811,11 @@ async fn contain_with(
                 }
             }
             ActionState::Failed => Some("failed in an earlier run; trying again".into()),
-            ActionState::NeedsManual if connectors.contains_key(&a.provider) => {
+            // Only what a connector can do now: an act it cannot do at all would be sent,
+            // and refused, on every run.
+            ActionState::NeedsManual
+                if connectors.contains_key(&a.provider) && !manual.contains_key(&a.key) =>
+            {
                 Some("a connector is configured now".into())
             }
             _ => None,
@@ -853,6 +869,7 @@ async fn contain_with(
                 name: name_arc.clone(),
                 holder: holder.clone(),
                 skip: skip.clone(),
+                manual: manual.clone(),
                 progress: progress.clone(),
             };
             providers.spawn(drain(
