@@ -404,6 +404,7 @@ fn backoff(attempts: i64, asked: Option<Duration>) -> Duration {
 
 fn outcome_of(
     result: Result<evict_connectors::Acted, ConnectorError>,
+    action: ActionKind,
     attempts: i64,
 ) -> ActionOutcome {
     match result {
@@ -411,6 +412,14 @@ fn outcome_of(
             changed: acted.changed,
             detail: acted.detail,
         },
+        // Deleting what is gone is done (deleted by hand, or with its user by an earlier
+        // step); the probe, not this answer, proves it.
+        Err(e @ ConnectorError::NotFound { .. }) if action == ActionKind::Delete => {
+            ActionOutcome::Done {
+                changed: false,
+                detail: format!("{e}: already gone"),
+            }
+        }
         Err(e) if e.retryable() && attempts < MAX_ATTEMPTS => {
             let asked = match &e {
                 ConnectorError::Throttled { retry_after, .. } => *retry_after,
@@ -578,7 +587,7 @@ async fn drain(
                                     reason: "no answer within 60 s".into(),
                                 })
                             });
-                            outcome_of(sent, action.attempts)
+                            outcome_of(sent, action.action, action.attempts)
                         }
                         _ => ActionOutcome::NeedsManual {
                             reason: manual.get(&action.key).cloned().unwrap_or_else(|| {

@@ -883,13 +883,21 @@ impl Aws {
         }
         let iam = &self.iam;
         let mut done = Vec::new();
+        // A key deleted meanwhile (by its own deletion step, or by hand) is not a failure of
+        // the teardown: it is gone, as asked.
         for key in self.keys_of(user).await? {
-            if key.active {
-                self.set_key_status(user, &key.id, StatusType::Inactive)
-                    .await?;
+            if key.active
+                && present(
+                    self.set_key_status(user, &key.id, StatusType::Inactive)
+                        .await,
+                )?
+                .is_none()
+            {
+                continue;
             }
-            self.delete_key(user, &key.id).await?;
-            done.push(format!("access key {} deactivated and deleted", key.id));
+            if present(self.delete_key(user, &key.id).await)?.is_some() {
+                done.push(format!("access key {} deactivated and deleted", key.id));
+            }
         }
         if self.delete_login_profile(user).await? {
             done.push("login profile deleted".into());
