@@ -1575,7 +1575,7 @@ impl Provider for Aws {
 
     async fn act(&self, target: &Target, action: ActionKind) -> Result<Acted, ConnectorError> {
         if !self.semantics.supports(target.kind, action) {
-            return Err(unsupported(action, format!("{:?}", target.kind)));
+            return Err(unsupported(action, target.kind.to_string()));
         }
         match target.kind {
             IDENTITY => self.act_on_identity(target, action).await,
@@ -1598,7 +1598,7 @@ impl Provider for Aws {
                     detail: format!("iam:DeleteLoginProfile of user '{user}'"),
                 })
             }
-            _ => Err(unsupported(action, format!("{:?}", target.kind))),
+            _ => Err(unsupported(action, target.kind.to_string())),
         }
     }
 
@@ -1608,7 +1608,7 @@ impl Provider for Aws {
         action: ActionKind,
     ) -> Result<Evidence, ConnectorError> {
         if !self.semantics.supports(target.kind, action) {
-            return Err(unsupported(action, format!("{:?}", target.kind)));
+            return Err(unsupported(action, target.kind.to_string()));
         }
         match target.kind {
             IDENTITY => self.verify_identity(target, action).await,
@@ -1670,7 +1670,7 @@ impl Provider for Aws {
                     )
                 })
             }
-            _ => Err(unsupported(action, format!("{:?}", target.kind))),
+            _ => Err(unsupported(action, target.kind.to_string())),
         }
     }
 }
