@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_iam::types::StatusType;
 use evict_connectors::aws::{Aws, REVOKE_OLDER_SESSIONS};
-use evict_connectors::{ConnectorError, ConnectorsConfig, Provider, Target};
+use evict_connectors::{ConnectorError, ConnectorsConfig, PastAct, Provider, Target};
 use evict_model::{ActionKind, CredentialKind, CredentialStatus, EvidenceVerdict, SecretString};
 use evict_testkit::servers::{
     ServerProcess, free_port, missing, moto_check_signatures, moto_server,
@@ -784,6 +784,138 @@ async fn role_sessions_are_cut_off_by_aws_revoke_older_sessions_and_read_back() 
         Err(ConnectorError::NotFound { what, .. }) => assert_eq!(what, "IAM role"),
         other => panic!("{other:?}"),
     }
+}
+
+/// `evict incident verify` runs in another process than the `contain` that cut a role's
+/// sessions off: its connector never wrote the policy, and is told when the act began
+/// ([`Provider::recall`]) from the store. Told, it proves the cut-off; not told, it cannot
+/// tell that policy from an older one; told of an act that began after the cut-off, the
+/// policy leaves the sessions issued in between working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_session_cut_off_is_verified_by_another_connector_told_when_the_act_began() {
+    let Some(moto) = moto().await else {
+        return;
+    };
+    moto.iam
+        .create_role()
+        .role_name("deploy")
+        .assume_role_policy_document(trust_policy())
+        .send()
+        .await
+        .unwrap();
+    let role = Target::identity("role/deploy");
+    let began_at = Timestamp::now();
+    let acted = moto
+        .connector()
+        .act(&role, ActionKind::TerminateSessions)
+        .await
+        .unwrap();
+    assert!(acted.changed, "{}", acted.detail);
+    let written = moto
+        .iam
+        .get_role_policy()
+        .role_name("deploy")
+        .policy_name(REVOKE_OLDER_SESSIONS)
+        .send()
+        .await
+        .unwrap();
+    let cut_off = first_cut_off(written.policy_document());
+    let verify = |aws: Aws| {
+        let role = role.clone();
+        async move {
+            aws.verify(&role, ActionKind::TerminateSessions)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Told when the act began, a connector that did not write the policy proves it.
+    let told = moto.connector();
+    told.recall(
+        &role,
+        ActionKind::TerminateSessions,
+        &PastAct {
+            began_at,
+            changed: acted.changed,
+        },
+    );
+    let proven = verify(told).await;
+    assert_eq!(
+        proven.verdict,
+        EvidenceVerdict::VerifiedRevoked,
+        "{}",
+        proven.detail
+    );
+    assert!(
+        proven.detail.contains(&cut_off.to_string()),
+        "{}",
+        proven.detail
+    );
+
+    // Not told (or told of another action on it), it cannot say the policy is the act's.
+    let unknown = verify(moto.connector()).await;
+    assert_eq!(
+        unknown.verdict,
+        EvidenceVerdict::Unverified,
+        "{}",
+        unknown.detail
+    );
+    let other_action = moto.connector();
+    other_action.recall(
+        &role,
+        ActionKind::Disable,
+        &PastAct {
+            began_at,
+            changed: true,
+        },
+    );
+    assert_eq!(
+        verify(other_action).await.verdict,
+        EvidenceVerdict::Unverified
+    );
+
+    // Told of an act that began after the cut-off: sessions issued in between still work.
+    let late = moto.connector();
+    late.recall(
+        &role,
+        ActionKind::TerminateSessions,
+        &PastAct {
+            began_at: cut_off + jiff::SignedDuration::from_secs(5),
+            changed: true,
+        },
+    );
+    let stale = verify(late).await;
+    assert_eq!(
+        stale.verdict,
+        EvidenceVerdict::StillLive,
+        "{}",
+        stale.detail
+    );
+
+    // The role's ARN names the same role: recalled by ARN, verified by name.
+    let arn = moto
+        .iam
+        .get_role()
+        .role_name("deploy")
+        .send()
+        .await
+        .unwrap()
+        .role
+        .unwrap()
+        .arn;
+    let by_arn = moto.connector();
+    by_arn.recall(
+        &Target::identity(arn),
+        ActionKind::TerminateSessions,
+        &PastAct {
+            began_at,
+            changed: true,
+        },
+    );
+    assert_eq!(
+        verify(by_arn).await.verdict,
+        EvidenceVerdict::VerifiedRevoked
+    );
 }
 
 /// The cut-off of the (single) statement of an `AWSRevokeOlderSessions` document.
