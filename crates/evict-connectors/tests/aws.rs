@@ -180,6 +180,41 @@ impl Moto {
             .arn
     }
 
+    async fn create_role(&self, role: &str) {
+        self.iam
+            .create_role()
+            .role_name(role)
+            .assume_role_policy_document(trust_policy())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn role_arn(&self, role: &str) -> String {
+        self.iam
+            .get_role()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .arn
+    }
+
+    /// The cut-off of the role's `AWSRevokeOlderSessions` policy, as moto holds it.
+    async fn written_cut_off(&self, role: &str) -> Timestamp {
+        let written = self
+            .iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(REVOKE_OLDER_SESSIONS)
+            .send()
+            .await
+            .unwrap();
+        first_cut_off(written.policy_document())
+    }
+
     async fn key_status(&self, user: &str, key_id: &str) -> Option<StatusType> {
         let keys = self
             .iam
@@ -658,13 +693,7 @@ async fn role_sessions_are_cut_off_by_aws_revoke_older_sessions_and_read_back() 
         return;
     };
     let aws = moto.connector();
-    moto.iam
-        .create_role()
-        .role_name("deploy")
-        .assume_role_policy_document(trust_policy())
-        .send()
-        .await
-        .unwrap();
+    moto.create_role("deploy").await;
     let role = Target::identity("role/deploy");
     let before = aws
         .verify(&role, ActionKind::TerminateSessions)
@@ -692,15 +721,7 @@ async fn role_sessions_are_cut_off_by_aws_revoke_older_sessions_and_read_back() 
     );
 
     // The policy moto holds: deny * on * before a cut-off at or after the act.
-    let written = moto
-        .iam
-        .get_role_policy()
-        .role_name("deploy")
-        .policy_name(REVOKE_OLDER_SESSIONS)
-        .send()
-        .await
-        .unwrap();
-    let cut_off = first_cut_off(written.policy_document());
+    let cut_off = moto.written_cut_off("deploy").await;
     assert!(
         cut_off >= act_time,
         "cut-off {cut_off} is at or after the act {act_time}"
@@ -711,26 +732,8 @@ async fn role_sessions_are_cut_off_by_aws_revoke_older_sessions_and_read_back() 
     let again = aws.act(&role, ActionKind::TerminateSessions).await.unwrap();
     assert!(again.changed, "{}", again.detail);
     assert!(again.detail.contains("(was "), "{}", again.detail);
-    let written = moto
-        .iam
-        .get_role_policy()
-        .role_name("deploy")
-        .policy_name(REVOKE_OLDER_SESSIONS)
-        .send()
-        .await
-        .unwrap();
-    assert!(first_cut_off(written.policy_document()) > cut_off);
-    let by_arn = Target::identity(
-        moto.iam
-            .get_role()
-            .role_name("deploy")
-            .send()
-            .await
-            .unwrap()
-            .role
-            .unwrap()
-            .arn,
-    );
+    assert!(moto.written_cut_off("deploy").await > cut_off);
+    let by_arn = Target::identity(moto.role_arn("deploy").await);
     assert_eq!(
         aws.verify(&by_arn, ActionKind::TerminateSessions)
             .await
@@ -796,13 +799,7 @@ async fn a_role_session_cut_off_is_verified_by_another_connector_told_when_the_a
     let Some(moto) = moto().await else {
         return;
     };
-    moto.iam
-        .create_role()
-        .role_name("deploy")
-        .assume_role_policy_document(trust_policy())
-        .send()
-        .await
-        .unwrap();
+    moto.create_role("deploy").await;
     let role = Target::identity("role/deploy");
     let began_at = Timestamp::now();
     let acted = moto
@@ -811,15 +808,7 @@ async fn a_role_session_cut_off_is_verified_by_another_connector_told_when_the_a
         .await
         .unwrap();
     assert!(acted.changed, "{}", acted.detail);
-    let written = moto
-        .iam
-        .get_role_policy()
-        .role_name("deploy")
-        .policy_name(REVOKE_OLDER_SESSIONS)
-        .send()
-        .await
-        .unwrap();
-    let cut_off = first_cut_off(written.policy_document());
+    let cut_off = moto.written_cut_off("deploy").await;
     let verify = |aws: Aws| {
         let role = role.clone();
         async move {
@@ -893,19 +882,9 @@ async fn a_role_session_cut_off_is_verified_by_another_connector_told_when_the_a
     );
 
     // The role's ARN names the same role: recalled by ARN, verified by name.
-    let arn = moto
-        .iam
-        .get_role()
-        .role_name("deploy")
-        .send()
-        .await
-        .unwrap()
-        .role
-        .unwrap()
-        .arn;
     let by_arn = moto.connector();
     by_arn.recall(
-        &Target::identity(arn),
+        &Target::identity(moto.role_arn("deploy").await),
         ActionKind::TerminateSessions,
         &PastAct {
             began_at,
