@@ -6,8 +6,6 @@
 
 mod compliance;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine;
@@ -15,7 +13,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use evict_connectors::oauth::OAuth;
 use evict_connectors::{ConnectorError, ConnectorsConfig, OAuthConfig, Provider, Target};
 use evict_model::{ActionKind, CredentialKind, EvidenceVerdict, SecretString};
-use evict_testkit::servers::{ServerProcess, free_port, missing};
+use evict_testkit::servers::{
+    OidcProvider, free_port, locate_oidc_provider, missing, oidc_provider,
+};
 use reqwest::redirect::Policy;
 use reqwest::{StatusCode, Url};
 use sha2::{Digest, Sha256};
@@ -30,36 +30,26 @@ fn random_text(bytes: usize) -> String {
 }
 
 struct Oidc {
-    server: ServerProcess,
+    server: OidcProvider,
     app_secret: String,
     service_secret: String,
     secrets: tempfile::TempDir,
 }
 
-fn oidc_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/oidc")
-}
-
 /// Starts oidc-provider on a free port; `None` (after [`missing`]) when it cannot run.
 fn start() -> Option<Oidc> {
-    let dir = oidc_dir();
-    if !dir.join("node_modules/oidc-provider").is_dir() {
-        missing(
-            "oidc-provider (npm)",
-            "tests/oidc/node_modules is missing: run (cd tests/oidc && npm ci)",
-        );
-        return None;
-    }
-    let port = free_port();
+    let install = match locate_oidc_provider() {
+        Ok(install) => install,
+        Err(why) => {
+            missing(
+                "oidc-provider (npm)",
+                format!("{why} (or, in the repository, run: npm ci --prefix tests/oidc)"),
+            );
+            return None;
+        }
+    };
     let (app_secret, service_secret) = (random_text(24), random_text(24));
-    let mut command = Command::new("node");
-    command
-        .arg("server.mjs")
-        .arg(port.to_string())
-        .current_dir(&dir)
-        .env("OIDC_APP_SECRET", &app_secret)
-        .env("OIDC_SERVICE_SECRET", &service_secret);
-    match ServerProcess::start(command, port, Duration::from_secs(30)) {
+    match oidc_provider(&install, &app_secret, &service_secret, None) {
         Ok(server) => Some(Oidc {
             server,
             app_secret,
@@ -75,7 +65,7 @@ fn start() -> Option<Oidc> {
 
 impl Oidc {
     fn issuer(&self) -> String {
-        self.server.base_url()
+        self.server.issuer()
     }
 
     /// The connector configured as `client`, its secret in a file as a deployment would
