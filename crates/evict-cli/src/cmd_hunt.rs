@@ -306,6 +306,7 @@ fn stored_hit(hit: &Hit, file: String) -> evict_store::StoredHit {
         time: hit.time,
         window: hit.window.map(|w| window_word(w).to_string()),
         source_kind: hit.source_kind.as_str().to_string(),
+        provider: Some(hit.provider.clone()),
         action: hit.action.clone(),
         actor: hit.actor.clone(),
         credential: hit.credential.clone(),

@@ -302,7 +302,7 @@ async fn show(ctx: &Context, name: &str) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// The provider a log source speaks for.
+/// The provider a log source speaks for (hits stored before their provider was recorded).
 fn provider_of(source_kind: &str) -> String {
     match source_kind {
         "cloudtrail" => "aws".into(),
@@ -367,7 +367,7 @@ pub(crate) async fn compute_residual(
                 .await?
                 .into_iter()
                 .map(|h| HitFacts {
-                    provider: provider_of(&h.source_kind),
+                    provider: h.provider.unwrap_or_else(|| provider_of(&h.source_kind)),
                     pointer: format!("{}@{}", h.raw.file, h.raw.offset),
                     rule: h.rule,
                     techniques: h.techniques,
