@@ -42,14 +42,11 @@ const FOREIGN_LEASE: Duration = Duration::from_secs(600);
 /// The connector configuration: `--config FILE` (which must exist), else
 /// `$EVICT_HOME/connectors.toml` when there is one; `None` when neither is given.
 pub(crate) fn connectors_config(
+    ctx: &Context,
     given: Option<PathBuf>,
 ) -> anyhow::Result<Option<(PathBuf, ConnectorsConfig)>> {
     let explicit = given.is_some();
-    let path = given.unwrap_or_else(|| {
-        evict_store::EvictHome::from_env()
-            .dir()
-            .join("connectors.toml")
-    });
+    let path = given.unwrap_or_else(|| ctx.home.dir().join("connectors.toml"));
     if !path.exists() {
         if explicit {
             bail!("{}: no such connector configuration", path.display());
@@ -62,12 +59,11 @@ pub(crate) fn connectors_config(
 
 /// The connector configuration, for a command that cannot work without one.
 pub(crate) fn required_connectors_config(
+    ctx: &Context,
     given: Option<PathBuf>,
 ) -> anyhow::Result<(PathBuf, ConnectorsConfig)> {
-    let default = evict_store::EvictHome::from_env()
-        .dir()
-        .join("connectors.toml");
-    connectors_config(given)?.ok_or_else(|| {
+    let default = ctx.home.dir().join("connectors.toml");
+    connectors_config(ctx, given)?.ok_or_else(|| {
         anyhow!(
             "{}: no connector configuration; write one (docs/specs/connector.md shows the \
              format) or pass --config FILE",
@@ -677,8 +673,8 @@ pub async fn contain(
     tier: ContainTier,
     config: Option<PathBuf>,
 ) -> anyhow::Result<Outcome> {
-    let config = connectors_config(config)?;
-    let store = Arc::new(crate::open_store().await?);
+    let config = connectors_config(ctx, config)?;
+    let store = Arc::new(ctx.open_store().await?);
     let result = contain_with(ctx, &store, name, execute, tier, config.as_ref()).await;
     store.close().await;
     result
@@ -1183,8 +1179,8 @@ async fn signal_verified(
 /// `evict incident verify NAME`: every done action's probe, after its provider's declared
 /// delay, recorded as evidence the closure gate reads.
 pub async fn verify(ctx: &Context, name: &str, config: Option<PathBuf>) -> anyhow::Result<Outcome> {
-    let (_, config) = required_connectors_config(config)?;
-    let store = crate::open_store().await?;
+    let (_, config) = required_connectors_config(ctx, config)?;
+    let store = ctx.open_store().await?;
     let result = verify_with(ctx, &store, name, &config).await;
     store.close().await;
     result

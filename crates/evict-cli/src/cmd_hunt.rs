@@ -179,7 +179,7 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
     let total_hits: u64 = report.hits_by_rule.values().sum();
     let usage = std::mem::take(&mut report.usage).into_sorted();
     let stored = if args.store {
-        let store = crate::open_store().await?;
+        let store = ctx.open_store().await?;
         let log_set = log_set(&args.paths);
         let hits = stored_hits(&report.hits);
         let not_stored = total_hits - hits.len() as u64;
