@@ -14,6 +14,7 @@ mod cmd_keys;
 mod cmd_rules;
 mod cmd_scan;
 mod cmd_sync;
+mod demo_live;
 mod output;
 
 use std::process::ExitCode;
