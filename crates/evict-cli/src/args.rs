@@ -261,6 +261,11 @@ pub enum IncidentCommand {
         /// The connector configuration (default $EVICT_HOME/connectors.toml).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// A file of secrets the connectors need and the store never keeps (OAuth tokens to
+        /// revoke and introspect), one a line; matched to the plan by fingerprint and held in
+        /// memory for this run only.
+        #[arg(long, value_name = "FILE")]
+        secrets: Option<PathBuf>,
     },
     /// Probe every action contain has done, after each provider's declared delay, and record
     /// what the probe saw as evidence (verified revoked / still live / unverified) for the
@@ -271,6 +276,11 @@ pub enum IncidentCommand {
         /// The connector configuration (default $EVICT_HOME/connectors.toml).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// A file of secrets the connectors need and the store never keeps (OAuth tokens to
+        /// revoke and introspect), one a line; matched to the plan by fingerprint and held in
+        /// memory for this run only.
+        #[arg(long, value_name = "FILE")]
+        secrets: Option<PathBuf>,
     },
     /// Record by hand that an artifact was dealt with ("attested", never "verified"). The
     /// closure gate accepts attestations only for the validation tier unless

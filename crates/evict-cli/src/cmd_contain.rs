@@ -28,6 +28,7 @@ use serde::Serialize;
 use tokio::sync::Mutex;
 
 use crate::args::{ContainTier, Format};
+use crate::handed::HandedSecrets;
 use crate::{Context, Outcome, output};
 
 /// Actions a worker claims, and records the end of, in one store transaction: each commit is
@@ -38,6 +39,11 @@ const CLAIM_BATCH: usize = 4;
 const MAX_ATTEMPTS: i64 = 5;
 /// An in-flight action held by a process on another machine is taken over after this long.
 const FOREIGN_LEASE: Duration = Duration::from_secs(600);
+/// How the request of an action no connector can do begins; the rest says why.
+const BY_HAND: &str = "by hand: ";
+/// How an action names a token the OAuth connector is handed by fingerprint
+/// (`secret:<fingerprint>`, the external key a scan gives a secret it cannot name otherwise).
+const HANDED_TOKEN: &str = "secret:";
 
 /// The connector configuration: `--config FILE` (which must exist), else
 /// `$EVICT_HOME/connectors.toml` when there is one; `None` when neither is given.
@@ -131,6 +137,23 @@ fn connector_action(
 struct Named {
     credentials: std::collections::HashMap<String, evict_model::Credential>,
     identities: std::collections::HashMap<String, evict_model::Identity>,
+    /// The scanner rules that found each token credential (which say whose token it is).
+    token_rules: std::collections::HashMap<String, Vec<String>>,
+}
+
+/// Where the plan's tokens may be sent: the `[oauth]` issuer, for tokens that are its
+/// (`[verify.oauth] rules`, or a JWT naming it), with the values handed over for this run.
+struct TokenRouting<'a> {
+    issuer: Option<&'a str>,
+    oauth_rules: &'a [String],
+    handed: &'a HandedSecrets,
+}
+
+fn token_kind(kind: CredentialKind) -> bool {
+    matches!(
+        kind,
+        CredentialKind::AccessToken | CredentialKind::RefreshToken
+    )
 }
 
 impl Named {
@@ -148,6 +171,22 @@ impl Named {
         let mut named = Named::default();
         for c in store.credentials_named(&credential_ids, &[], &[]).await? {
             named.credentials.insert(c.id.to_string(), c);
+        }
+        let tokens: BTreeSet<&str> = named
+            .credentials
+            .values()
+            .filter(|c| token_kind(c.kind) && c.fingerprint.is_some())
+            .map(|c| c.id.as_str())
+            .collect();
+        if !tokens.is_empty() {
+            for located in store.secret_locations().await? {
+                if tokens.contains(located.credential_id.as_str()) {
+                    let rules = named.token_rules.entry(located.credential_id).or_default();
+                    if !rules.contains(&located.rule) {
+                        rules.push(located.rule);
+                    }
+                }
+            }
         }
         let providers: BTreeSet<&str> = steps
             .iter()
@@ -168,6 +207,40 @@ impl Named {
                 .await?;
         }
         Ok(named)
+    }
+
+    /// The OAuth connector's reference for a step's token when the token is the configured
+    /// issuer's, with what is missing when its value was not handed over; `None` when the
+    /// step is not such a token. The reference is the same either way, so the action is too.
+    fn oauth_target(
+        &self,
+        step: &PlanStep,
+        routing: &TokenRouting<'_>,
+    ) -> Option<(Target, Option<String>)> {
+        let c = self.credentials.get(&step.artifact)?;
+        let fingerprint = c.fingerprint.as_ref()?;
+        let issuer = routing.issuer?;
+        let handed = routing.handed.get(fingerprint.as_str());
+        let rules = self.token_rules.get(&step.artifact).map_or(&[][..], |r| r);
+        let ours = evict_connectors::liveness::issued_by_oauth_issuer(
+            c.kind,
+            rules,
+            handed.map(|s| &**s),
+            routing.oauth_rules,
+            Some(issuer),
+        );
+        if !ours {
+            return None;
+        }
+        let target = Target::credential(c.kind, format!("{HANDED_TOKEN}{}", fingerprint.as_str()));
+        let missing = handed.is_none().then(|| {
+            format!(
+                "the token's value is needed to revoke it at {issuer} and evict never stores \
+                 it: hand it over with --secrets FILE (one secret a line; fingerprint {})",
+                fingerprint.short()
+            )
+        });
+        Some((target, missing))
     }
 
     /// The provider's reference for a plan step's artifact, or why there is none.
@@ -223,6 +296,7 @@ async fn intended_actions(
     choice: ContainTier,
     connectors: &BTreeMap<String, Connector>,
     configured: bool,
+    routing: &TokenRouting<'_>,
 ) -> anyhow::Result<Vec<Intended>> {
     let mut out: Vec<Intended> = Vec::new();
     let mut key_of_step: BTreeMap<u32, String> = BTreeMap::new();
@@ -234,7 +308,10 @@ async fn intended_actions(
     let named = Named::read(store, &steps).await?;
     for step in steps {
         let order = i64::from(step.order) * 10;
-        let resolved = named.target_of(step);
+        let (provider, resolved, missing) = match named.oauth_target(step, routing) {
+            Some((target, missing)) => ("oauth".to_string(), Ok(target), missing),
+            None => (step.provider.clone(), named.target_of(step), None),
+        };
         let (target_kind, native_id) = match &resolved {
             Ok(t) => (t.kind.to_string(), t.native_id.clone()),
             Err(_) => (step.kind.clone(), step.artifact.clone()),
@@ -251,7 +328,7 @@ async fn intended_actions(
             tier: step.tier,
             artifact: step.artifact.clone(),
             label: step.label.clone(),
-            provider: step.provider.clone(),
+            provider: provider.clone(),
             target_kind,
             native_id,
             planned: step.action,
@@ -260,26 +337,20 @@ async fn intended_actions(
             request: String::new(),
             manual: None,
         };
-        let connector = connectors.get(&step.provider);
+        let connector = connectors.get(&provider);
         match (&resolved, connector) {
             (Err(why), _) => intended.manual = Some(why.clone()),
             (Ok(_), None) => {
-                intended.manual = Some(
-                    if !connector::built_in().contains(&step.provider.as_str()) {
-                        format!(
-                            "evict has no connector for {} yet: do it by hand, then attest it",
-                            step.provider
-                        )
-                    } else if configured {
-                        format!(
-                            "no [{}] table in the connector configuration",
-                            step.provider
-                        )
-                    } else {
-                        "no connector configuration ($EVICT_HOME/connectors.toml or --config)"
-                            .into()
-                    },
-                )
+                intended.manual = Some(if !connector::built_in().contains(&provider.as_str()) {
+                    format!(
+                        "evict has no connector for {provider} yet: do it by hand, then \
+                             attest it"
+                    )
+                } else if configured {
+                    format!("no [{provider}] table in the connector configuration")
+                } else {
+                    "no connector configuration ($EVICT_HOME/connectors.toml or --config)".into()
+                })
             }
             (Ok(target), Some(c)) => {
                 match connector_action(c.semantics(), target.kind, step.action) {
@@ -289,15 +360,18 @@ async fn intended_actions(
                     }
                     None => {
                         intended.manual = Some(format!(
-                            "{} cannot {} a {}",
-                            step.provider, step.action, target.kind
+                            "{provider} cannot {} a {}",
+                            step.action, target.kind
                         ))
                     }
                 }
             }
         }
+        if let Some(why) = missing {
+            intended.manual.get_or_insert(why);
+        }
         if let Some(why) = &intended.manual {
-            intended.request = format!("by hand: {why}");
+            intended.request = format!("{BY_HAND}{why}");
         }
         intended.key = action_key(
             &intended.provider,
@@ -546,8 +620,9 @@ async fn drain(
                 }
                 let mut outcomes = Vec::with_capacity(claimed.len());
                 for action in claimed {
-                    let outcome = match (&connector, target_of_action(&action)) {
-                        (Some(c), Some(target)) => {
+                    let by_hand = action.request.strip_prefix(BY_HAND);
+                    let outcome = match (&connector, target_of_action(&action), by_hand) {
+                        (Some(c), Some(target), None) => {
                             bucket.take().await;
                             let sent = tokio::time::timeout(
                                 Duration::from_secs(60),
@@ -563,11 +638,7 @@ async fn drain(
                             outcome_of(sent, action.attempts)
                         }
                         _ => ActionOutcome::NeedsManual {
-                            reason: action
-                                .request
-                                .strip_prefix("by hand: ")
-                                .unwrap_or(&action.request)
-                                .to_string(),
+                            reason: by_hand.unwrap_or(&action.request).to_string(),
                         },
                     };
                     progress.tick(&outcome);
@@ -665,17 +736,55 @@ struct ActionLine {
     waiting_for: Option<String>,
 }
 
-/// `evict incident contain NAME [--execute] [--tier …]`.
+/// The secrets handed over with `--secrets FILE`, fingerprinted with this installation's key;
+/// none when no file is given.
+pub(crate) fn handed_secrets(
+    ctx: &Context,
+    given: Option<PathBuf>,
+) -> anyhow::Result<HandedSecrets> {
+    let Some(path) = given else {
+        return Ok(HandedSecrets::default());
+    };
+    let key = ctx.home.fingerprint_key()?;
+    HandedSecrets::read(&path, &key, ctx.quiet || ctx.format == Format::Json)
+}
+
+/// Gives the OAuth connector, if there is one, the handed-over tokens that `native_ids`
+/// name (`secret:<fingerprint>`).
+fn hold_handed_tokens<'a>(
+    connectors: &BTreeMap<String, Connector>,
+    native_ids: impl Iterator<Item = &'a str>,
+    handed: &HandedSecrets,
+) {
+    let Some(Connector::OAuth(oauth)) = connectors.get("oauth") else {
+        return;
+    };
+    for native_id in native_ids {
+        let token = native_id
+            .strip_prefix(HANDED_TOKEN)
+            .and_then(|fingerprint| handed.get(fingerprint));
+        if let Some(token) = token {
+            oauth.hold(
+                native_id,
+                evict_model::SecretString::new(token.expose().to_string()),
+            );
+        }
+    }
+}
+
+/// `evict incident contain NAME [--execute] [--tier …] [--secrets FILE]`.
 pub async fn contain(
     ctx: &Context,
     name: &str,
     execute: bool,
     tier: ContainTier,
     config: Option<PathBuf>,
+    secrets: Option<PathBuf>,
 ) -> anyhow::Result<Outcome> {
     let config = connectors_config(ctx, config)?;
+    let handed = handed_secrets(ctx, secrets)?;
     let store = Arc::new(ctx.open_store().await?);
-    let result = contain_with(ctx, &store, name, execute, tier, config.as_ref()).await;
+    let result = contain_with(ctx, &store, name, execute, tier, config.as_ref(), &handed).await;
     store.close().await;
     result
 }
@@ -687,16 +796,31 @@ async fn contain_with(
     execute: bool,
     tier: ContainTier,
     config: Option<&(PathBuf, ConnectorsConfig)>,
+    handed: &HandedSecrets,
 ) -> anyhow::Result<Outcome> {
     let (version, plan) = crate::cmd_incident::latest_plan(store, name).await?;
-    let providers: BTreeSet<String> = plan
-        .steps
-        .iter()
-        .filter(|s| wanted(s.tier, tier) && s.action != ActionKind::Examine)
-        .map(|s| s.provider.clone())
-        .collect();
+    let steps = || {
+        plan.steps
+            .iter()
+            .filter(|s| wanted(s.tier, tier) && s.action != ActionKind::Examine)
+    };
+    let mut providers: BTreeSet<String> = steps().map(|s| s.provider.clone()).collect();
+    let oauth = config.and_then(|(_, c)| c.oauth.as_ref());
+    // Tokens found by a scan carry their rule's provider; the issuer's own go to [oauth].
+    let tokens_in_plan = steps().any(|s| s.kind.parse::<CredentialKind>().is_ok_and(token_kind));
+    if oauth.is_some() && tokens_in_plan {
+        providers.insert("oauth".into());
+    }
     let connectors = connect(config.map(|(_, c)| c), &providers).await?;
-    let intended = intended_actions(store, &plan, tier, &connectors, config.is_some()).await;
+    let routing = TokenRouting {
+        issuer: oauth.map(|o| o.issuer.as_str()),
+        oauth_rules: config
+            .and_then(|(_, c)| c.verify.as_ref()?.oauth.as_ref())
+            .map_or(&[][..], |o| o.rules.as_slice()),
+        handed,
+    };
+    let intended =
+        intended_actions(store, &plan, tier, &connectors, config.is_some(), &routing).await;
     let intended = match intended {
         Ok(i) => i,
         Err(e) => {
@@ -762,14 +886,27 @@ async fn contain_with(
     let now = Timestamp::now();
     store.add_actions(name, &new_actions, now).await?;
     let wanted_keys: BTreeSet<&str> = intended.iter().map(|i| i.key.as_str()).collect();
+    let intended_by_key: BTreeMap<&str, &Intended> =
+        intended.iter().map(|i| (i.key.as_str(), i)).collect();
+    hold_handed_tokens(
+        &connectors,
+        intended
+            .iter()
+            .filter(|i| i.manual.is_none())
+            .map(|i| i.native_id.as_str()),
+        handed,
+    );
 
     // Take up what earlier runs left: work of a holder that is gone, failures worth another
     // try, and manual work a connector configured since can now do.
     let holder: Arc<str> = this_holder().into();
     for a in store.actions_of(name).await? {
-        if !wanted_keys.contains(a.key.as_str()) {
+        let Some(now_intended) = intended_by_key.get(a.key.as_str()) else {
             continue;
-        }
+        };
+        // What it will send now, when that is no longer "by hand".
+        let request = (now_intended.manual.is_none() && a.request != now_intended.request)
+            .then_some(now_intended.request.as_str());
         let reopen = match a.state {
             ActionState::InFlight => {
                 let held = a.claimed_by.as_deref().unwrap_or_default();
@@ -785,14 +922,24 @@ async fn contain_with(
                 }
             }
             ActionState::Failed => Some("failed in an earlier run; trying again".into()),
-            ActionState::NeedsManual if connectors.contains_key(&a.provider) => {
-                Some("a connector is configured now".into())
+            ActionState::NeedsManual
+                if now_intended.manual.is_none() && connectors.contains_key(&a.provider) =>
+            {
+                Some("a connector can do it now".into())
             }
             _ => None,
         };
         if let Some(why) = reopen {
             store
-                .reopen_action(name, &a.key, a.state, a.claimed_by.as_deref(), &why, now)
+                .reopen_action(
+                    name,
+                    &a.key,
+                    a.state,
+                    a.claimed_by.as_deref(),
+                    request,
+                    &why,
+                    now,
+                )
                 .await?;
         }
     }
@@ -1178,10 +1325,16 @@ async fn signal_verified(
 
 /// `evict incident verify NAME`: every done action's probe, after its provider's declared
 /// delay, recorded as evidence the closure gate reads.
-pub async fn verify(ctx: &Context, name: &str, config: Option<PathBuf>) -> anyhow::Result<Outcome> {
+pub async fn verify(
+    ctx: &Context,
+    name: &str,
+    config: Option<PathBuf>,
+    secrets: Option<PathBuf>,
+) -> anyhow::Result<Outcome> {
     let (_, config) = required_connectors_config(ctx, config)?;
+    let handed = handed_secrets(ctx, secrets)?;
     let store = ctx.open_store().await?;
-    let result = verify_with(ctx, &store, name, &config).await;
+    let result = verify_with(ctx, &store, name, &config, &handed).await;
     store.close().await;
     result
 }
@@ -1191,6 +1344,7 @@ async fn verify_with(
     store: &Store,
     name: &str,
     config: &ConnectorsConfig,
+    handed: &HandedSecrets,
 ) -> anyhow::Result<Outcome> {
     if store.incident(name).await?.is_none() {
         return Err(evict_store::IncidentError::NotFound(name.to_string()).into());
@@ -1218,9 +1372,22 @@ async fn verify_with(
             *slot = a;
         }
     }
+    // An action planned before its target was known (a key id not yet synced, a token not
+    // yet handed over) is superseded by the same act on the same artifact that was done.
+    let done_acts: BTreeSet<(&str, ActionKind)> = actions
+        .iter()
+        .filter(|a| a.state == ActionState::Done)
+        .map(|a| (a.artifact.as_str(), a.action))
+        .collect();
+    not_done.retain(|a| !done_acts.contains(&(a.artifact.as_str(), a.action)));
     let providers: BTreeSet<String> = latest.values().map(|a| a.provider.clone()).collect();
-    let connectors: BTreeMap<String, Arc<Connector>> = connect(Some(config), &providers)
-        .await?
+    let connectors = connect(Some(config), &providers).await?;
+    hold_handed_tokens(
+        &connectors,
+        latest.values().map(|a| a.native_id.as_str()),
+        handed,
+    );
+    let connectors: BTreeMap<String, Arc<Connector>> = connectors
         .into_iter()
         .map(|(k, v)| (k, Arc::new(v)))
         .collect();

@@ -57,10 +57,13 @@ pub async fn run(ctx: &Context, cmd: IncidentCommand) -> anyhow::Result<Outcome>
             execute,
             tier,
             config,
-        } => crate::cmd_contain::contain(ctx, &name, execute, tier, config).await,
-        IncidentCommand::Verify { name, config } => {
-            crate::cmd_contain::verify(ctx, &name, config).await
-        }
+            secrets,
+        } => crate::cmd_contain::contain(ctx, &name, execute, tier, config, secrets).await,
+        IncidentCommand::Verify {
+            name,
+            config,
+            secrets,
+        } => crate::cmd_contain::verify(ctx, &name, config, secrets).await,
         IncidentCommand::List => list(ctx).await,
         IncidentCommand::Show { name } => show(ctx, &name).await,
     }

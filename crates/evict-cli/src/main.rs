@@ -15,6 +15,7 @@ mod cmd_rules;
 mod cmd_scan;
 mod cmd_sync;
 mod demo_live;
+mod handed;
 mod output;
 
 use std::process::ExitCode;

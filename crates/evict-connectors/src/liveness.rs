@@ -80,20 +80,41 @@ pub fn route(
     if leaked.rule == "postgres.url" {
         return Some(Route::Postgres);
     }
-    let token = matches!(
+    issued_by_oauth_issuer(
         leaked.kind,
+        std::slice::from_ref(&leaked.rule),
+        Some(&leaked.secret),
+        oauth_rules,
+        oauth_issuer,
+    )
+    .then_some(Route::OAuth)
+}
+
+/// Whether a token is the configured OAuth issuer's, so that it may be sent there (to
+/// introspect or revoke it): a token named by one of `oauth_rules`, or, when its value is
+/// known, a JWT naming `oauth_issuer` as its `iss`. A token of another issuer is never sent.
+pub fn issued_by_oauth_issuer(
+    kind: CredentialKind,
+    rules: &[String],
+    secret: Option<&SecretString>,
+    oauth_rules: &[String],
+    oauth_issuer: Option<&str>,
+) -> bool {
+    if !matches!(
+        kind,
         CredentialKind::AccessToken | CredentialKind::RefreshToken
-    );
-    if token && oauth_rules.contains(&leaked.rule) {
-        return Some(Route::OAuth);
+    ) {
+        return false;
     }
-    if token
-        && let Some(issuer) = oauth_issuer
-        && jwt_issuer(leaked.secret.expose()).is_some_and(|iss| same_issuer(&iss, issuer))
-    {
-        return Some(Route::OAuth);
+    if rules.iter().any(|r| oauth_rules.contains(r)) {
+        return true;
     }
-    None
+    match (secret, oauth_issuer) {
+        (Some(secret), Some(issuer)) => {
+            jwt_issuer(secret.expose()).is_some_and(|iss| same_issuer(&iss, issuer))
+        }
+        _ => false,
+    }
 }
 
 fn same_issuer(a: &str, b: &str) -> bool {

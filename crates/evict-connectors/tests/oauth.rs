@@ -13,9 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use evict_connectors::oauth::OAuth;
 use evict_connectors::{ConnectorError, ConnectorsConfig, OAuthConfig, Provider, Target};
 use evict_model::{ActionKind, CredentialKind, EvidenceVerdict, SecretString};
-use evict_testkit::servers::{
-    OidcProvider, free_port, locate_oidc_provider, missing, oidc_provider,
-};
+use evict_testkit::servers::{OidcProvider, free_port, missing, oidc_provider};
 use reqwest::redirect::Policy;
 use reqwest::{StatusCode, Url};
 use sha2::{Digest, Sha256};
@@ -38,18 +36,8 @@ struct Oidc {
 
 /// Starts oidc-provider on a free port; `None` (after [`missing`]) when it cannot run.
 fn start() -> Option<Oidc> {
-    let install = match locate_oidc_provider() {
-        Ok(install) => install,
-        Err(why) => {
-            missing(
-                "oidc-provider (npm)",
-                format!("{why} (or, in the repository, run: npm ci --prefix tests/oidc)"),
-            );
-            return None;
-        }
-    };
     let (app_secret, service_secret) = (random_text(24), random_text(24));
-    match oidc_provider(&install, &app_secret, &service_secret, None) {
+    match oidc_provider(&app_secret, &service_secret) {
         Ok(server) => Some(Oidc {
             server,
             app_secret,
@@ -57,7 +45,7 @@ fn start() -> Option<Oidc> {
             secrets: tempfile::tempdir().unwrap(),
         }),
         Err(why) => {
-            missing("oidc-provider (node tests/oidc/server.mjs)", why);
+            missing("oidc-provider (npm)", why);
             None
         }
     }

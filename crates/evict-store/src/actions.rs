@@ -461,13 +461,17 @@ impl Store {
 
     /// Puts an action back to planned: an in-flight action whose holder is gone (`from`
     /// `in_flight`, `holder` given), or a failed or needs-manual one that a new run should try
-    /// again. Returns false when it was not in that state (someone else moved it).
+    /// again — with `request`, when what it will send is new (a connector configured since, a
+    /// secret handed over). Returns false when it was not in that state (someone else moved
+    /// it).
+    #[allow(clippy::too_many_arguments)]
     pub async fn reopen_action(
         &self,
         name: &str,
         key: &str,
         from: ActionState,
         holder: Option<&str>,
+        request: Option<&str>,
         why: &str,
         now: Timestamp,
     ) -> Result<bool, IncidentError> {
@@ -477,9 +481,10 @@ impl Store {
         let updated = sqlx::query(&placeholders(
             self.backend(),
             "UPDATE incident_actions SET state = 'planned', claimed_by = NULL, claimed_at = NULL, \
-             not_before = NULL, updated_at = ?, journal = ? \
+             not_before = NULL, request = COALESCE(?, request), updated_at = ?, journal = ? \
              WHERE incident = ? AND key = ? AND state = ? AND COALESCE(claimed_by, '') = ?",
         ))
+        .bind(request.map(str::to_string))
         .bind(time_text(now))
         .bind(reservation.seq)
         .bind(name.to_string())

@@ -102,6 +102,8 @@ pub struct LocatedSecret {
     pub credential_id: String,
     /// Where it was seen.
     pub location: Location,
+    /// The scanner rule that named it there.
+    pub rule: String,
 }
 
 impl Store {
@@ -267,7 +269,7 @@ impl Store {
 
     /// Every stored secret location, with its credential.
     pub async fn secret_locations(&self) -> Result<Vec<LocatedSecret>, StoreError> {
-        let rows = sqlx::query("SELECT credential_id, location FROM secret_locations")
+        let rows = sqlx::query("SELECT credential_id, location, rule_id FROM secret_locations")
             .fetch_all(&self.pool)
             .await
             .map_err(query("read secret locations"))?;
@@ -277,6 +279,7 @@ impl Store {
                 Ok(LocatedSecret {
                     credential_id: text(row, "credential_id")?,
                     location,
+                    rule: text(row, "rule_id")?,
                 })
             })
             .collect()

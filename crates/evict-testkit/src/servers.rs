@@ -390,12 +390,25 @@ impl OidcProvider {
     pub fn issuer(&self) -> String {
         self.server.base_url()
     }
+
+    /// `http://127.0.0.1:PORT`, the issuer.
+    pub fn base_url(&self) -> String {
+        self.server.base_url()
+    }
+}
+
+/// oidc-provider (found by [`locate_oidc_provider`]) on a free port, with the client secrets
+/// of its `app` (authorization code + PKCE, refresh tokens) and `service` (client
+/// credentials) clients; its warnings on this process's stderr.
+pub fn oidc_provider(app_secret: &str, service_secret: &str) -> Result<OidcProvider, StartError> {
+    let install = locate_oidc_provider()?;
+    start_oidc_provider(&install, app_secret, service_secret, None)
 }
 
 /// Starts oidc-provider from `install` with the clients' secrets; its warnings go to `log`
 /// when given, else to this process's stderr. The script is written to a temporary folder
 /// whose `node_modules` is a link to the install's (how Node resolves an ES module import).
-pub fn oidc_provider(
+pub fn start_oidc_provider(
     install: &OidcInstall,
     app_secret: &str,
     service_secret: &str,

@@ -169,7 +169,7 @@ pub fn start(found: Found, logs: &Path) -> Result<Lab, StartError> {
         let moto = s.spawn(|| servers::moto_server(&logs.join("moto_server.log")));
         let scim = s.spawn(|| servers::scim2_server(&scim_token, &logs.join("scim2-server.log")));
         let oidc = s.spawn(|| {
-            servers::oidc_provider(
+            servers::start_oidc_provider(
                 &oidc,
                 &oidc_app_secret,
                 &oidc_service_secret,

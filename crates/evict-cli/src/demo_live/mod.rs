@@ -528,17 +528,32 @@ impl Demo<'_> {
         )
         .await?;
 
-        // 7. Containment: the dry run, then for real.
-        self.say("\n7. Containment, first as a dry run: the exact requests, nothing sent:");
+        // 7. Containment: the dry run, then for real. Evict never stores the token, so the
+        // responder hands it over for the run (it is the leaked copy they hold); the OAuth step
+        // is matched to it by fingerprint.
+        let tokens = write_secret(
+            &self.private.join("handed-over-secrets"),
+            &format!(
+                "# the leaked OAuth token, handed over for this run only\n{}\n",
+                f.oauth.token
+            ),
+        )?;
+        let handed = format!("--config {shown_config} --secrets {}", self.shown(&tokens));
+        self.say(
+            "\n7. Containment, first as a dry run: the exact requests, nothing sent. The leaked \
+             token itself is handed over for the run (--secrets: Evict stores only its \
+             fingerprint, and revoking or introspecting a token needs the token):",
+        );
         let ctx = self.ctx();
         self.step(
-            format!("evict incident contain {INCIDENT} --config {shown_config}"),
+            format!("evict incident contain {INCIDENT} {handed}"),
             crate::cmd_contain::contain(
                 &ctx,
                 INCIDENT,
                 false,
                 ContainTier::Kill,
                 Some(config.clone()),
+                Some(tokens.clone()),
             ),
         )
         .await?;
@@ -547,13 +562,14 @@ impl Demo<'_> {
         );
         let ctx = self.ctx();
         self.step(
-            format!("evict incident contain {INCIDENT} --execute --config {shown_config}"),
+            format!("evict incident contain {INCIDENT} --execute {handed}"),
             crate::cmd_contain::contain(
                 &ctx,
                 INCIDENT,
                 true,
                 ContainTier::Kill,
                 Some(config.clone()),
+                Some(tokens.clone()),
             ),
         )
         .await?;
@@ -581,8 +597,8 @@ impl Demo<'_> {
         self.say("\n9. Verification: each connector's own probe, recorded as evidence:");
         let ctx = self.ctx();
         self.step(
-            format!("evict incident verify {INCIDENT} --config {shown_config}"),
-            crate::cmd_contain::verify(&ctx, INCIDENT, Some(config.clone())),
+            format!("evict incident verify {INCIDENT} {handed}"),
+            crate::cmd_contain::verify(&ctx, INCIDENT, Some(config.clone()), Some(tokens.clone())),
         )
         .await?;
 

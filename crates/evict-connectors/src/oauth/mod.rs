@@ -310,8 +310,8 @@ impl OAuth {
             None => Err(ConnectorError::Config(format!(
                 "the oauth connector holds no token under '{id}': the token itself is needed \
                  to revoke it (RFC 7009) or introspect it (RFC 7662), and evict never stores \
-                 tokens; give it to the connector at run time (OAuth::hold(\"{id}\", token)), \
-                 read from a file or an environment variable, never the command line",
+                 tokens; hand it over for the run (`evict incident contain|verify --secrets \
+                 FILE`, one secret a line), never on the command line",
                 id = target.native_id
             ))),
         }
