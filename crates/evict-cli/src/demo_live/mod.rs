@@ -80,10 +80,10 @@ pub async fn run(ctx: &Context) -> anyhow::Result<Outcome> {
     let mut starting = tokio::task::spawn_blocking(move || lab::start(found, &logs));
     let lab = tokio::select! {
         started = &mut starting => started,
-        _ = tokio::signal::ctrl_c() => {
+        why = interrupted() => {
             // What was being started is stopped as soon as it is up.
             drop(starting.await);
-            anyhow::bail!("interrupted (Ctrl-C) while the servers started; none is left running");
+            anyhow::bail!("{why} while the servers started; none is left running");
         }
     };
     let lab = lab
@@ -100,7 +100,7 @@ pub async fn run(ctx: &Context) -> anyhow::Result<Outcome> {
     };
     let result = tokio::select! {
         r = demo.story(&lab, &names) => r,
-        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted (Ctrl-C)")),
+        why = interrupted() => Err(anyhow!("{why}")),
     };
     // Every way out: what the run put on a server it did not start, then the servers.
     if let Err(why) = footholds::drop_pg(&lab.postgres.admin_url, &names).await {
@@ -128,6 +128,23 @@ pub async fn run(ctx: &Context) -> anyhow::Result<Outcome> {
         ));
     }
     Ok(if ok { Outcome::Ok } else { Outcome::Attention })
+}
+
+/// Resolves when the run is asked to stop: Ctrl-C (SIGINT) or SIGTERM; says which.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    tokio::select! {
+        Ok(()) = tokio::signal::ctrl_c() => "interrupted (Ctrl-C)",
+        Some(_) = async {
+            match term.as_mut() {
+                Some(t) => t.recv().await,
+                None => std::future::pending().await,
+            }
+        } => "terminated (SIGTERM)",
+        // Neither signal can be listened for: the run is not interruptible this way.
+        else => std::future::pending().await,
+    }
 }
 
 /// What to print when components are missing (the run exits 2 with it, having started
@@ -539,59 +556,44 @@ impl Demo<'_> {
             ),
         )?;
         let handed = format!("--config {shown_config} --secrets {}", self.shown(&tokens));
-        self.say(
-            "\n7. Containment, first as a dry run: the exact requests, nothing sent. The leaked \
-             token itself is handed over for the run (--secrets: Evict stores only its \
-             fingerprint, and revoking or introspecting a token needs the token):",
-        );
-        let ctx = self.ctx();
-        self.step(
-            format!("evict incident contain {INCIDENT} {handed}"),
-            crate::cmd_contain::contain(
-                &ctx,
-                INCIDENT,
+        for (execute, said) in [
+            (
                 false,
-                ContainTier::Kill,
-                Some(config.clone()),
-                Some(tokens.clone()),
+                "\n7. Containment, first as a dry run: the exact requests, nothing sent. The \
+                 leaked token itself is handed over for the run (--secrets: Evict stores only \
+                 its fingerprint, and revoking or introspecting a token needs the token):",
             ),
-        )
-        .await?;
-        self.say(
-            "\n   Then executed: each action stored before it is sent, sent once, journalled:",
-        );
-        let ctx = self.ctx();
-        self.step(
-            format!("evict incident contain {INCIDENT} --execute {handed}"),
-            crate::cmd_contain::contain(
-                &ctx,
-                INCIDENT,
+            (
                 true,
-                ContainTier::Kill,
-                Some(config.clone()),
-                Some(tokens.clone()),
+                "\n   Then executed: each action stored before it is sent, sent once, \
+                 journalled:",
             ),
-        )
-        .await?;
+        ] {
+            self.say(said);
+            let ctx = self.ctx();
+            self.step(
+                format!(
+                    "evict incident contain {INCIDENT}{} {handed}",
+                    if execute { " --execute" } else { "" }
+                ),
+                crate::cmd_contain::contain(
+                    &ctx,
+                    INCIDENT,
+                    execute,
+                    ContainTier::Kill,
+                    Some(config.clone()),
+                    Some(tokens.clone()),
+                ),
+            )
+            .await?;
+        }
 
         // 8. The gate refuses a close on the providers' word alone.
         self.say(
             "\n8. Closing now is refused: the providers answered, but an answer is not evidence \
              (RFC 7009 answers 200 even for a token it never issued):",
         );
-        let ctx = self.ctx();
-        let early = self
-            .step(
-                format!("evict incident close {INCIDENT}"),
-                crate::cmd_incident::run(
-                    &ctx,
-                    IncidentCommand::Close {
-                        name: INCIDENT.into(),
-                        allow_attested: false,
-                    },
-                ),
-            )
-            .await?;
+        let early = self.close().await?;
 
         // 9. Verification.
         self.say("\n9. Verification: each connector's own probe, recorded as evidence:");
@@ -604,18 +606,7 @@ impl Demo<'_> {
 
         // 10. The close, on evidence.
         self.say("\n10. Closing again, on the probes' evidence:");
-        let ctx = self.ctx();
-        self.step(
-            format!("evict incident close {INCIDENT}"),
-            crate::cmd_incident::run(
-                &ctx,
-                IncidentCommand::Close {
-                    name: INCIDENT.into(),
-                    allow_attested: false,
-                },
-            ),
-        )
-        .await?;
+        self.close().await?;
         let ctx = self.ctx();
         self.step("evict keys init".into(), async {
             crate::cmd_keys::keys(&ctx, KeysCommand::Init)
@@ -672,6 +663,22 @@ impl Demo<'_> {
             "all_dead": all_dead,
             "all_verified": all_verified,
         }))
+    }
+
+    /// `evict incident close` (without --allow-attested): the closure gate.
+    async fn close(&mut self) -> anyhow::Result<Outcome> {
+        let ctx = self.ctx();
+        self.step(
+            format!("evict incident close {INCIDENT}"),
+            crate::cmd_incident::run(
+                &ctx,
+                IncidentCommand::Close {
+                    name: INCIDENT.into(),
+                    allow_attested: false,
+                },
+            ),
+        )
+        .await
     }
 
     /// Per action of the incident: what was done, how it ended, and the evidence its
