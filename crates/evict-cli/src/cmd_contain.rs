@@ -1230,31 +1230,62 @@ struct SignalLine {
 }
 
 /// Tells every Shared Signals receiver about each action a probe has verified — after the
-/// probe, never on the provider's word — once: an action whose SETs every receiver accepted
-/// in an earlier run is not announced again (the journal says which).
+/// probe, never on the provider's word — once: a receiver that took an action's SET in an
+/// earlier run is not sent it again, and one that did not is sent it under the same `jti`
+/// (the journal says which).
 async fn signal_verified(
     store: &Store,
     name: &str,
     ssf: &evict_connectors::SsfConfig,
     verified: &[&StoredAction],
 ) -> anyhow::Result<Vec<SignalLine>> {
-    use evict_connectors::ssf::{InitiatingEntity, Occasion, SecurityEvent, Signal, SubjectId};
+    use evict_connectors::ssf::{
+        InitiatingEntity, Occasion, Owed, SecurityEvent, Signal, SubjectId,
+    };
     let transmitter = evict_connectors::ssf::Transmitter::from_config(ssf)
         .context("setting up the Shared Signals transmitter ([ssf] in the configuration)")?;
-    let announced: BTreeSet<String> = store
+    // Per action and receiver, from earlier runs: the jti it was first sent under, and
+    // whether the receiver took it.
+    let mut sent: BTreeMap<(String, String), (String, bool)> = BTreeMap::new();
+    for entry in store
         .journal_entries(Some(name), Some("signal.sent"))
         .await?
-        .iter()
-        .filter_map(|e| serde_json::from_str::<serde_json::Value>(&e.body).ok())
-        .filter(|b| b["all_delivered"] == true)
-        .filter_map(|b| b["key"].as_str().map(str::to_string))
-        .collect();
+    {
+        let Ok(body) = serde_json::from_str::<serde_json::Value>(&entry.body) else {
+            continue;
+        };
+        let Some(key) = body["key"].as_str() else {
+            continue;
+        };
+        for d in body["deliveries"].as_array().into_iter().flatten() {
+            let (Some(receiver), Some(jti)) = (d["receiver"].as_str(), d["jti"].as_str()) else {
+                continue;
+            };
+            let slot = sent
+                .entry((key.to_string(), receiver.to_string()))
+                .or_insert_with(|| (jti.to_string(), false));
+            slot.1 |= d["delivered"] == true;
+        }
+    }
     let mut out = Vec::new();
     for a in verified {
         let Some(target) = target_of_action(a) else {
             continue;
         };
-        if announced.contains(&a.key) {
+        // Only receivers that have not taken it, each under its first jti: a receiver whose
+        // 202 was lost recognises the event as one it has.
+        let owed: Vec<Owed> = transmitter
+            .receivers()
+            .iter()
+            .filter_map(|r| match sent.get(&(a.key.clone(), r.name.clone())) {
+                Some((_, true)) => None,
+                earlier => Some(Owed {
+                    receiver: r.name.clone(),
+                    jti: earlier.map(|(jti, _)| jti.clone()),
+                }),
+            })
+            .collect();
+        if owed.is_empty() {
             continue;
         }
         let occasion = Occasion {
@@ -1283,7 +1314,7 @@ async fn signal_verified(
             (_, None) => SubjectId::opaque(&target.native_id),
         };
         let signal = Signal::new(subject, event).in_transaction(&a.key);
-        let deliveries = transmitter.transmit(&signal).await?;
+        let deliveries = transmitter.transmit_owed(&signal, &owed).await?;
         let all_delivered = deliveries.iter().all(|d| d.delivered());
         let body = serde_json::json!({
             "key": a.key,

@@ -7,7 +7,8 @@ use evict_incident::gate::{
 use evict_incident::plan::{Plan, build_plan};
 use evict_incident::policy::Policy;
 use evict_incident::report::{
-    ReportData, ReportException, TimelineEvent, render_html, render_json, render_markdown,
+    ReportAction, ReportData, ReportEvidence, ReportException, TimelineEvent, render_html,
+    render_json, render_markdown,
 };
 use evict_incident::residual::{
     HitFacts, LocationFacts, ResidualArtifact, ResidualInputs, add_usage_detail,
@@ -1032,6 +1033,35 @@ pub(crate) async fn write_report(
             });
         }
         timeline.sort_by_key(|e| e.at);
+        let mut latest_evidence: std::collections::BTreeMap<&str, &evict_store::StoredEvidence> =
+            std::collections::BTreeMap::new();
+        for e in &evidence {
+            // Evidence is read in the order it was recorded: the last word stands.
+            latest_evidence.insert(e.artifact.as_str(), e);
+        }
+        let mut actions: Vec<ReportAction> = store
+            .actions_of(name)
+            .await?
+            .into_iter()
+            .map(|a| ReportAction {
+                evidence: latest_evidence
+                    .get(a.artifact.as_str())
+                    .map(|e| ReportEvidence {
+                        verdict: e.verdict,
+                        at: e.at,
+                        by: e.by.clone(),
+                    }),
+                step: a.step,
+                provider: a.provider,
+                action: a.action,
+                target: format!("{} {}", a.target_kind, a.native_id),
+                artifact: a.artifact,
+                state: a.state,
+                attempts: a.attempts,
+                result: a.result,
+            })
+            .collect();
+        actions.sort_by(|x, y| (x.step, &x.target).cmp(&(y.step, &y.target)));
         let journal = store.journal_verify().await?;
         if let Some(broken) = &journal.broken {
             bail!(
@@ -1052,6 +1082,7 @@ pub(crate) async fn write_report(
             artifacts,
             plan,
             gate,
+            actions,
             exceptions: exceptions
                 .iter()
                 .map(|x| ReportException {

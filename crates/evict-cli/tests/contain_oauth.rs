@@ -222,6 +222,34 @@ async fn a_leaked_token_handed_over_is_revoked_proven_dead_by_another_process_an
     let closed = env.run(&["incident", "close", "breach"]);
     assert_eq!(closed.code, 0, "{}{}", closed.stdout, closed.stderr);
 
+    // The report says what was done and what proved it.
+    let report_file = env.path("report.md");
+    let report = env.run(&[
+        "incident",
+        "report",
+        "breach",
+        "--format",
+        "md",
+        "--out",
+        report_file.to_str().unwrap(),
+    ]);
+    assert_eq!(report.code, 0, "{}{}", report.stdout, report.stderr);
+    let report = std::fs::read_to_string(&report_file).unwrap();
+    let containment = report
+        .split("\n## Containment\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .unwrap();
+    assert!(
+        containment.contains("1 actions through the connectors: 1 done"),
+        "{containment}"
+    );
+    assert!(
+        containment.contains("verified revoked by probe:oauth"),
+        "{containment}"
+    );
+    assert!(!report.contains(&leaked), "the token is in the report");
+
     let journal = env.run(&["journal", "show", "--format", "json"]);
     for (what, text) in [
         (

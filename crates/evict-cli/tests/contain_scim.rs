@@ -10,7 +10,7 @@ mod common;
 use common::Env;
 use evict_connectors::ssf::SetSigner;
 use evict_connectors::ssf::set::generate_signing_key;
-use evict_testkit::servers::{missing, scim_liar, scim2_server, ssf_receiver};
+use evict_testkit::servers::{free_port, missing, scim_liar, scim2_server, ssf_receiver};
 use serde_json::Value;
 
 const TOKEN_VARIABLE: &str = "EVICT_TEST_SCIM_TOKEN";
@@ -133,17 +133,24 @@ async fn a_scim_user_is_disabled_verified_announced_once_and_the_incident_closes
         Ok(r) => r,
         Err(why) => return missing("the SSF receiver", why),
     };
-    let config = env.write(
-        "connectors.toml",
-        format!(
-            "[scim]\nbase_url = \"{base}\"\ntoken = {{ env = \"{TOKEN_VARIABLE}\" }}\n\n\
-             [ssf]\nissuer = \"{issuer}\"\nsigning_key = {{ file = \"{}\" }}\n\
-             key_id = \"evict-test-1\"\n\n[[ssf.receivers]]\nname = \"downstream\"\n\
-             url = \"{}/events\"\naudience = \"downstream\"\n",
-            key_file.display(),
-            receiver.base_url()
-        ),
-    );
+    // A second receiver, "late", is down for the first verify (nothing listens at its URL).
+    let write_config = |late_url: &str| {
+        env.write(
+            "connectors.toml",
+            format!(
+                "[scim]\nbase_url = \"{base}\"\ntoken = {{ env = \"{TOKEN_VARIABLE}\" }}\n\n\
+                 [ssf]\nissuer = \"{issuer}\"\nsigning_key = {{ file = \"{}\" }}\n\
+                 key_id = \"evict-test-1\"\nmax_attempts = 2\n\n\
+                 [[ssf.receivers]]\nname = \"downstream\"\n\
+                 url = \"{}/events\"\naudience = \"downstream\"\n\n\
+                 [[ssf.receivers]]\nname = \"late\"\nurl = \"{late_url}/events\"\n\
+                 audience = \"late\"\n",
+                key_file.display(),
+                receiver.base_url()
+            ),
+        )
+    };
+    let config = write_config(&format!("http://127.0.0.1:{}", free_port()));
     let config = config.to_str().unwrap();
     incident_over(&env, &[(&mallory, "mallory"), (&alice, "alice")], &mallory);
     let run = |args: &[&str]| {
@@ -175,9 +182,24 @@ async fn a_scim_user_is_disabled_verified_announced_once_and_the_incident_closes
         "{verified}"
     );
     let signals = verified["signals"].as_array().unwrap();
-    assert_eq!(signals.len(), 1, "{verified}");
-    assert_eq!(signals[0]["event_type"], ACCOUNT_DISABLED);
-    assert_eq!(signals[0]["outcome"], "delivered");
+    assert_eq!(signals.len(), 2, "{verified}");
+    let to = |name: &str| {
+        signals
+            .iter()
+            .find(|s| s["receiver"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(to("downstream")["event_type"], ACCOUNT_DISABLED);
+    assert_eq!(to("downstream")["outcome"], "delivered");
+    assert!(
+        to("late")["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed"),
+        "{verified}"
+    );
+    let late_jti = to("late")["jti"].as_str().unwrap().to_string();
     let accepted = |path: &std::path::Path| -> Vec<Value> {
         std::fs::read_to_string(path)
             .unwrap_or_default()
@@ -197,10 +219,30 @@ async fn a_scim_user_is_disabled_verified_announced_once_and_the_incident_closes
     assert_eq!(set["sub_id"]["format"], "opaque", "{set}");
     assert_eq!(set["sub_id"]["id"], mallory.as_str(), "{set}");
 
-    // Verified again: fresh evidence, but the receivers are not told twice.
+    // Verified again with "late" up: the receiver that took the event is not sent it again,
+    // and "late" gets it under the jti of the attempt it missed.
+    let received_late = env.path("received-late.jsonl");
+    let late = match ssf_receiver(&jwks_file, issuer, "late", &received_late, &[], &[]) {
+        Ok(r) => r,
+        Err(why) => return missing("the SSF receiver", why),
+    };
+    write_config(&late.base_url());
     let again = run(&["incident", "verify", "breach"]).json();
-    assert!(again["signals"].as_array().unwrap().is_empty(), "{again}");
+    let signals = again["signals"].as_array().unwrap();
+    assert_eq!(signals.len(), 1, "{again}");
+    assert_eq!(signals[0]["receiver"], "late", "{again}");
+    assert_eq!(signals[0]["outcome"], "delivered", "{again}");
+    assert_eq!(signals[0]["jti"], late_jti.as_str(), "{again}");
     assert_eq!(accepted(&received).len(), 1);
+    let taken = accepted(&received_late);
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    assert_eq!(taken[0]["jti"], late_jti.as_str());
+
+    // And once every receiver has it, nobody is told again.
+    let third = run(&["incident", "verify", "breach"]).json();
+    assert!(third["signals"].as_array().unwrap().is_empty(), "{third}");
+    assert_eq!(accepted(&received).len(), 1);
+    assert_eq!(accepted(&received_late).len(), 1);
 
     let close = env.run(&["incident", "close", "breach"]);
     assert_eq!(close.code, 0, "{}{}", close.stdout, close.stderr);

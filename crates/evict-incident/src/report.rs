@@ -3,7 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use evict_model::{CredentialKind, IncidentStatus, PrivilegeTier, ResidualReason, Tier};
+use evict_model::{
+    ActionKind, ActionState, CredentialKind, EvidenceVerdict, IncidentStatus, PrivilegeTier,
+    ResidualReason, Tier,
+};
 use jiff::Timestamp;
 use serde::Serialize;
 
@@ -40,6 +43,40 @@ pub struct ReportException {
     pub expires_at: Timestamp,
 }
 
+/// One action of the containment executor, with what the last probe of its artifact said.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportAction {
+    /// Its place in the plan (the plan's step × 10, follow-ups after it).
+    pub step: i64,
+    /// The provider it went to.
+    pub provider: String,
+    /// What was done.
+    pub action: ActionKind,
+    /// The provider's reference, with its kind (`access_key AKIA…`).
+    pub target: String,
+    /// The artifact it is for.
+    pub artifact: String,
+    /// Where it stands.
+    pub state: ActionState,
+    /// Attempts made.
+    pub attempts: i64,
+    /// The provider's answer, or why it failed or needs a person.
+    pub result: Option<String>,
+    /// The latest probe or attestation of its artifact.
+    pub evidence: Option<ReportEvidence>,
+}
+
+/// What a probe (or a person) last said about an artifact.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportEvidence {
+    /// Verified revoked, still live, unverified, attested.
+    pub verdict: EvidenceVerdict,
+    /// When.
+    pub at: Timestamp,
+    /// Who: `probe:PROVIDER` or the person.
+    pub by: String,
+}
+
 /// Everything the report shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportData {
@@ -65,6 +102,8 @@ pub struct ReportData {
     pub plan: Option<(i64, Plan)>,
     /// The gate's judgement of the latest plan.
     pub gate: Option<GateReport>,
+    /// What the containment executor did, in plan order.
+    pub actions: Vec<ReportAction>,
     /// Exceptions granted.
     pub exceptions: Vec<ReportException>,
     /// Hits, evidence and decisions over time.
@@ -93,11 +132,12 @@ pub fn tier_counts(data: &ReportData) -> [(Tier, usize); 3] {
 
 /// The report's sections in order: the `id` of each HTML `<section>` and its heading, which the
 /// Markdown report uses as its `##` headings.
-pub const SECTIONS: [(&str, &str); 7] = [
+pub const SECTIONS: [(&str, &str); 8] = [
     ("summary", "Summary"),
     ("timeline", "Timeline"),
     ("artifacts", "Artifacts"),
     ("plan", "Plan"),
+    ("containment", "Containment"),
     ("exceptions", "Exceptions"),
     ("journal", "Journal"),
     (
@@ -674,12 +714,13 @@ fn text(s: impl Into<String>) -> Cell {
     Cell::Text(s.into())
 }
 
-fn sections(data: &ReportData, d: &Derived<'_>) -> [Vec<Block>; 7] {
+fn sections(data: &ReportData, d: &Derived<'_>) -> [Vec<Block>; 8] {
     [
         summary(data, d),
         timeline(data, d),
         artifacts(data, d),
         plan(data),
+        containment(data),
         exceptions(data),
         journal(data),
         mapping(d),
@@ -1021,6 +1062,96 @@ fn plan(data: &ReportData) -> Vec<Block> {
         ]);
     }
     blocks
+}
+
+/// The provider's answer as the report shows it: its first line, at most this many characters
+/// (the JSON report and the journal keep it whole).
+const MAX_RESULT_SHOWN: usize = 240;
+
+fn containment(data: &ReportData) -> Vec<Block> {
+    if data.actions.is_empty() {
+        return vec![Block::Note(format!(
+            "none: no action has been taken through the connectors (evict incident contain {} --execute).",
+            data.incident
+        ))];
+    }
+    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in &data.actions {
+        *states.entry(a.state.as_str()).or_default() += 1;
+    }
+    let counts = states
+        .iter()
+        .map(|(state, n)| format!("{n} {}", state.replace('_', " ")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rows = data
+        .actions
+        .iter()
+        .map(|a| {
+            let result = a
+                .result
+                .as_deref()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("");
+            let result = if result.chars().count() > MAX_RESULT_SHOWN {
+                format!(
+                    "{}…",
+                    result.chars().take(MAX_RESULT_SHOWN).collect::<String>()
+                )
+            } else {
+                result.to_string()
+            };
+            let evidence = match &a.evidence {
+                Some(e) => format!(
+                    "{} by {} at {}",
+                    e.verdict.to_string().replace('_', " "),
+                    e.by,
+                    when(e.at)
+                ),
+                None => "not probed".into(),
+            };
+            let cells = vec![
+                text((a.step / 10).to_string()),
+                text(&a.provider),
+                text(a.action.as_str()),
+                Cell::Many(vec![
+                    Cell::Code(a.target.clone()),
+                    Cell::Note(a.artifact.clone()),
+                ]),
+                Cell::Flag(
+                    a.state != ActionState::Done,
+                    format!(
+                        "{} ({} attempts)",
+                        a.state.as_str().replace('_', " "),
+                        a.attempts
+                    ),
+                ),
+                text(evidence),
+                text(result),
+            ];
+            (None, cells)
+        })
+        .collect();
+    vec![
+        Block::Para(vec![text(format!(
+            "{} actions through the connectors: {counts}. Each action is journalled with digests of its request and the provider's answer; only a probe's evidence, never the answer, counts for the closure gate.",
+            data.actions.len()
+        ))]),
+        Block::Table(
+            &[
+                "#",
+                "Provider",
+                "Action",
+                "Target",
+                "State",
+                "Last evidence",
+                "Provider's answer",
+            ],
+            rows,
+        ),
+    ]
 }
 
 fn exceptions(data: &ReportData) -> Vec<Block> {
@@ -1555,6 +1686,34 @@ mod tests {
             artifacts,
             plan: Some((3, plan)),
             gate: Some(gate),
+            actions: vec![
+                ReportAction {
+                    step: 10,
+                    provider: "aws".into(),
+                    action: ActionKind::Disable,
+                    target: "access_key AKIAEVIL".into(),
+                    artifact: "c_evil".into(),
+                    state: ActionState::Done,
+                    attempts: 1,
+                    result: Some("iam:UpdateAccessKey AKIAEVIL Status=Inactive".into()),
+                    evidence: Some(ReportEvidence {
+                        verdict: EvidenceVerdict::VerifiedRevoked,
+                        at: now,
+                        by: "probe:aws".into(),
+                    }),
+                },
+                ReportAction {
+                    step: 20,
+                    provider: "github".into(),
+                    action: ActionKind::Revoke,
+                    target: "api_token c_tok".into(),
+                    artifact: "c_tok".into(),
+                    state: ActionState::NeedsManual,
+                    attempts: 0,
+                    result: Some("evict has no connector for github yet".into()),
+                    evidence: None,
+                },
+            ],
             exceptions: vec![ReportException {
                 artifact: "c_sign".into(),
                 owner: "team-identity".into(),
@@ -1572,6 +1731,29 @@ mod tests {
             journal_entries: 42,
             evict_version: "0.1.0".into(),
         }
+    }
+
+    #[test]
+    fn containment_lists_each_action_with_its_state_and_last_evidence() {
+        let markdown = render_markdown(&sample());
+        let section = markdown
+            .split("\n## Containment\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap();
+        assert!(
+            section.contains("2 actions through the connectors: 1 done, 1 needs manual"),
+            "{section}"
+        );
+        assert!(section.contains("AKIAEVIL"), "{section}");
+        assert!(
+            section.contains("verified revoked by probe:aws"),
+            "{section}"
+        );
+        assert!(section.contains("needs manual (0 attempts)"), "{section}");
+        let mut none = sample();
+        none.actions.clear();
+        assert!(render_markdown(&none).contains("no action has been taken through the connectors"));
     }
 
     #[test]

@@ -32,6 +32,15 @@ pub use set::{SetRejected, SetSigner, SignedSet, VerifiedSet, verify_set};
 use crate::config::SsfConfig;
 use crate::provider::ConnectorError;
 
+/// A receiver still owed a signal, and the `jti` it was first sent under, if it was.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owed {
+    /// The receiver's name in the configuration.
+    pub receiver: String,
+    /// The SET id of the earlier attempt.
+    pub jti: Option<String>,
+}
+
 /// Signs each signal once per receiver (its own `aud` and `jti`) and pushes it to all of them
 /// at once; one receiver down or refusing does not hold up or stop the others.
 #[derive(Debug, Clone)]
@@ -129,18 +138,49 @@ impl Transmitter {
     /// after how many attempts, or why not. An error means nothing was sent: the signal could
     /// not be signed (an empty subject, say).
     pub async fn transmit(&self, signal: &Signal) -> Result<Vec<Delivery>, ConnectorError> {
-        let issued_at = Timestamp::now();
-        let sets = self
+        let everyone: Vec<Owed> = self
             .inner
             .receivers
             .iter()
-            .map(|r| self.inner.signer.sign(signal, &r.audience, issued_at))
+            .map(|r| Owed {
+                receiver: r.name.clone(),
+                jti: None,
+            })
+            .collect();
+        self.transmit_owed(signal, &everyone).await
+    }
+
+    /// Sends `signal` to the receivers `owed` names (those still owed it after an earlier
+    /// run), each under the `jti` it was first sent with when there is one. Receivers no
+    /// longer configured are skipped.
+    pub async fn transmit_owed(
+        &self,
+        signal: &Signal,
+        owed: &[Owed],
+    ) -> Result<Vec<Delivery>, ConnectorError> {
+        let issued_at = Timestamp::now();
+        let sets = owed
+            .iter()
+            .filter_map(|o| {
+                let index = self
+                    .inner
+                    .receivers
+                    .iter()
+                    .position(|r| r.name == o.receiver)?;
+                let audience = &self.inner.receivers[index].audience;
+                Some(
+                    self.inner
+                        .signer
+                        .sign_as(signal, audience, issued_at, o.jti.as_deref())
+                        .map(|set| (index, set)),
+                )
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let event_type = signal.event.uri();
         let mut running = tokio::task::JoinSet::new();
         let mut tasks = std::collections::HashMap::new();
         let mut deliveries: Vec<Delivery> = Vec::with_capacity(sets.len());
-        for (index, set) in sets.into_iter().enumerate() {
+        for (slot, (index, set)) in sets.into_iter().enumerate() {
             // Until its task reports, a delivery stands as failed: a task that panics is
             // reported, not lost.
             deliveries.push(Delivery {
@@ -158,7 +198,7 @@ impl Transmitter {
                 let receiver = &inner.receivers[index];
                 push::deliver(&inner.client, receiver, &set, event_type, &inner.policy).await
             });
-            tasks.insert(task.id(), index);
+            tasks.insert(task.id(), slot);
         }
         while let Some(joined) = running.join_next_with_id().await {
             match joined {

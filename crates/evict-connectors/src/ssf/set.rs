@@ -145,6 +145,19 @@ impl SetSigner {
         audience: &str,
         issued_at: Timestamp,
     ) -> Result<SignedSet, ConnectorError> {
+        self.sign_as(signal, audience, issued_at, None)
+    }
+
+    /// Signs `signal` as [`SetSigner::sign`] does, under `jti` when one is given: the same
+    /// event sent again to a receiver that may have taken it already (its answer was lost)
+    /// keeps its `jti`, so that the receiver can tell it is one event, not two.
+    pub fn sign_as(
+        &self,
+        signal: &Signal,
+        audience: &str,
+        issued_at: Timestamp,
+        jti: Option<&str>,
+    ) -> Result<SignedSet, ConnectorError> {
         signal.subject.check().map_err(|reason| {
             ConnectorError::Config(format!("cannot sign a SET about this subject: {reason}"))
         })?;
@@ -153,7 +166,10 @@ impl SetSigner {
                 "cannot sign a SET without an audience: give the receiver's audience".into(),
             ));
         }
-        let jti = new_jti()?;
+        let jti = match jti {
+            Some(jti) => jti.to_string(),
+            None => new_jti()?,
+        };
         let claims = Claims {
             iss: &self.issuer,
             iat: issued_at.as_second(),
