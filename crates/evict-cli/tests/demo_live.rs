@@ -14,6 +14,25 @@ use std::time::{Duration, Instant};
 use evict_testkit::servers::missing;
 use serde_json::Value;
 
+/// The demo keeps its store in the temporary folder after it ends: a test's goes with the test.
+struct Run {
+    tmp: tempfile::TempDir,
+}
+
+fn run() -> Run {
+    Run {
+        tmp: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Run {
+    fn evict(&self) -> Command {
+        let mut cmd = evict();
+        cmd.env("TMPDIR", self.tmp.path());
+        cmd
+    }
+}
+
 fn evict() -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("evict"));
     cmd.env_remove("EVICT_DATABASE_URL")
@@ -44,7 +63,9 @@ fn not_installed(code: i32, stderr: &str) -> bool {
 #[test]
 fn the_live_story_revokes_and_proves_every_foothold_and_leaves_no_server_running() {
     let started = Instant::now();
-    let out = evict()
+    let run = run();
+    let out = run
+        .evict()
         .args(["demo", "--live", "--format", "json"])
         .output()
         .unwrap();
@@ -141,7 +162,9 @@ fn the_live_story_revokes_and_proves_every_foothold_and_leaves_no_server_running
 
 #[test]
 fn ctrl_c_in_the_middle_of_the_story_stops_every_server() {
-    let mut child = evict()
+    let run = run();
+    let mut child = run
+        .evict()
         .args(["demo", "--live", "--format", "json"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

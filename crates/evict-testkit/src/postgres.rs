@@ -207,9 +207,14 @@ impl Cluster {
         let failed = |what: &str, e: &dyn std::fmt::Display| {
             StartError::Failed(format!("PostgreSQL throwaway cluster: {what}: {e}"))
         };
+        // Another user's cluster lives where that user can reach it: $TMPDIR may be private.
+        let base = match run_as {
+            RunAs::Me => std::env::temp_dir(),
+            RunAs::User { .. } => PathBuf::from("/tmp"),
+        };
         let dir = tempfile::Builder::new()
             .prefix("evict-pg-")
-            .tempdir()
+            .tempdir_in(base)
             .map_err(|e| failed("cannot make its folder", &e))?;
         run_as
             .give(dir.path())
