@@ -480,10 +480,12 @@ pub enum JournalCommand {
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// The incident story on real servers instead: moto (AWS IAM), oidc-provider (OAuth),
-    /// PostgreSQL and scim2-server (SCIM), started and stopped by the demo. Real footholds are
-    /// made, a token leaks and is scanned, the providers are synced, the incident is contained,
-    /// verified and closed, and each server is read back. Exit 2, naming what to install, when
-    /// a server is missing; 1 when anything is left alive or unproven.
+    /// scim2-server (SCIM) and PostgreSQL (the server EVICT_DEMO_POSTGRES_URL names, else a
+    /// throwaway cluster, else the one on 127.0.0.1:5432, with a fresh database), started and
+    /// stopped by the demo. Real footholds are made, a token leaks and is scanned, the
+    /// providers are synced, the incident is contained, verified and closed, and each server is
+    /// read back. Exit 2, naming what to install, when a server is missing; 1 when anything is
+    /// left alive or unproven. --users, --inventory-rows and --seed do not apply.
     #[arg(long)]
     pub live: bool,
     /// IAM users in the generated credential report.

@@ -79,8 +79,11 @@ impl Install {
             .stderr(Stdio::null())
             .output()
             .ok()?;
+        // `postgres (PostgreSQL) 15.20 (Debian 15.20-0+deb12u1)`: the first number.
         let text = String::from_utf8_lossy(&out.stdout);
-        text.split_whitespace().last().map(str::to_string)
+        text.split_whitespace()
+            .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
+            .map(str::to_string)
     }
 }
 

@@ -457,8 +457,9 @@ impl Demo<'_> {
         std::fs::write(&mapping, SESSIONS_MAPPING)?;
         let exported = f.pg.export_sessions(&sessions).await?;
         self.say(&format!(
-            "\n4. The database's {exported} client sessions, exported from pg_stat_activity as a DBA \
-             would during triage, hunted for the incident's indicator (the agent '{INDICATOR}'):"
+            "\n4. The database's client sessions ({exported}), exported from pg_stat_activity as a \
+             DBA would during triage, hunted for the incident's indicator (the agent \
+             '{INDICATOR}'):"
         ));
         let ctx = self.ctx();
         let hunt = HuntArgs {
