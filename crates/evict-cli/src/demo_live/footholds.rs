@@ -20,6 +20,7 @@ use super::lab::random_hex;
 /// indicator.
 pub const ATTACKER_AGENT: &str = "evil-kit/2.1";
 
+/// A password made at run time: `bytes` random bytes as hex.
 pub fn secret(bytes: usize) -> anyhow::Result<String> {
     random_hex(bytes).map_err(|e| anyhow!("{e}"))
 }
