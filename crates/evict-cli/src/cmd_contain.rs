@@ -106,8 +106,8 @@ fn action_key(provider: &str, kind: &str, native_id: &str, action: ActionKind) -
 }
 
 /// What a connector calls the plan's action on this kind of target: the same word, or the
-/// provider's way of doing it (a password cannot be set aside, only removed; a session is
-/// revoked by ending it).
+/// provider's way of doing it (a password cannot be set aside, only removed — PostgreSQL
+/// revokes it, IAM deletes the login profile; a session is revoked by ending it).
 fn connector_action(
     semantics: &evict_connectors::Semantics,
     kind: TargetKind,
@@ -121,6 +121,9 @@ fn connector_action(
             &[ActionKind::TerminateSessions]
         }
         (TargetKind::Credential(CredentialKind::Password), ActionKind::Disable) => {
+            &[ActionKind::Revoke, ActionKind::Delete]
+        }
+        (TargetKind::Credential(CredentialKind::Password), ActionKind::Delete) => {
             &[ActionKind::Revoke]
         }
         _ => &[],
@@ -300,6 +303,7 @@ async fn intended_actions(
 ) -> anyhow::Result<Vec<Intended>> {
     let mut out: Vec<Intended> = Vec::new();
     let mut key_of_step: BTreeMap<u32, String> = BTreeMap::new();
+    let mut keys: BTreeSet<String> = BTreeSet::new();
     let steps: Vec<&PlanStep> = plan
         .steps
         .iter()
@@ -380,6 +384,12 @@ async fn intended_actions(
             intended.action,
         );
         key_of_step.insert(step.order, intended.key.clone());
+        // The same request as an earlier step: a foothold's password, which the provider can
+        // only remove, is already deleted by its "disable"; the plan's deletion after it is
+        // that one action (and would otherwise wait on its own verification).
+        if !keys.insert(intended.key.clone()) {
+            continue;
+        }
         let follow_ups: Vec<ActionKind> = match (&resolved, connector, &intended.manual) {
             (Ok(target), Some(c), None) => c
                 .semantics()
@@ -464,6 +474,7 @@ fn backoff(attempts: i64, asked: Option<Duration>) -> Duration {
 
 fn outcome_of(
     result: Result<evict_connectors::Acted, ConnectorError>,
+    action: ActionKind,
     attempts: i64,
 ) -> ActionOutcome {
     match result {
@@ -471,6 +482,14 @@ fn outcome_of(
             changed: acted.changed,
             detail: acted.detail,
         },
+        // Deleting what is gone is done (deleted by hand, or with its user by an earlier
+        // step); the probe, not this answer, proves it.
+        Err(e @ ConnectorError::NotFound { .. }) if action == ActionKind::Delete => {
+            ActionOutcome::Done {
+                changed: false,
+                detail: format!("{e}: already gone"),
+            }
+        }
         Err(e) if e.retryable() && attempts < MAX_ATTEMPTS => {
             let asked = match &e {
                 ConnectorError::Throttled { retry_after, .. } => *retry_after,
@@ -635,7 +654,7 @@ async fn drain(
                                     reason: "no answer within 60 s".into(),
                                 })
                             });
-                            outcome_of(sent, action.attempts)
+                            outcome_of(sent, action.action, action.attempts)
                         }
                         _ => ActionOutcome::NeedsManual {
                             reason: by_hand.unwrap_or(&action.request).to_string(),

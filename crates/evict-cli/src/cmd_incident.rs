@@ -2,7 +2,7 @@
 
 use anyhow::{Context as _, bail};
 use evict_incident::gate::{
-    EvidenceFacts, ExceptionFacts, GateLine, GateReport, Standing, closure_gate,
+    DeletionFacts, EvidenceFacts, ExceptionFacts, GateLine, GateReport, Standing, closure_gate,
 };
 use evict_incident::plan::{Plan, build_plan};
 use evict_incident::policy::Policy;
@@ -1185,11 +1185,30 @@ pub(crate) async fn judge(
             expires_at: x.expires_at,
         })
         .collect();
+    // The deletions the executor makes after a verified disable (`after` "verified:KEY").
+    let deletions: Vec<DeletionFacts> = store
+        .actions_of(name)
+        .await?
+        .into_iter()
+        .filter(|a| {
+            a.action == evict_model::ActionKind::Delete
+                && a.after.iter().any(|d| d.starts_with("verified:"))
+        })
+        .map(|a| DeletionFacts {
+            pending: (a.state != evict_model::ActionState::Done).then(|| match &a.result {
+                Some(result) => format!("{}: {result}", a.state),
+                None => a.state.to_string(),
+            }),
+            artifact: a.artifact,
+            at: a.updated_at,
+        })
+        .collect();
     Ok(closure_gate(
         plan,
         version,
         &evidence,
         &exceptions,
+        &deletions,
         allow_attested,
         now,
     ))

@@ -10,42 +10,18 @@ mod common;
 
 use std::process::Command as Process;
 
-use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use evict_testkit::servers::{ServerProcess, missing, moto_check_signatures, moto_server};
 use serde_json::Value;
 use sqlx::{Connection, Row};
 
 use common::Env;
-
-const REGION: &str = "us-east-1";
+use common::aws::{Key, REGION, iam_client, put_policy};
 
 /// Random hex made at test time: names and passwords, never a literal secret in the tree.
 fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).unwrap();
     buf.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-struct Key {
-    id: String,
-    secret: String,
-}
-
-fn iam_client(url: &str) -> aws_sdk_iam::Client {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(url)
-        // Before authentication is switched on, moto takes any signature.
-        .credentials_provider(Credentials::new("bootstrap", "bootstrap", None, None, "t"))
-        .http_client(http)
-        .build();
-    aws_sdk_iam::Client::from_conf(config)
 }
 
 /// A key of `user` whose id the scanner's AWS rules recognise (`AKIA` + 16 base-32
@@ -94,19 +70,18 @@ fn moto() -> Option<(ServerProcess, Key, Key)> {
     let url = server.base_url();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let (live, dead) = runtime.block_on(async {
-        let iam = iam_client(&url);
+        // Before authentication is switched on, moto takes any signature.
+        let iam = iam_client(&url, "bootstrap", "bootstrap");
         iam.create_user().user_name("leaky").send().await.unwrap();
-        let policy = serde_json::json!({
-            "Version": "2012-10-17",
-            "Statement": [{ "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": "*" }]
-        });
-        iam.put_user_policy()
-            .user_name("leaky")
-            .policy_name("whoami")
-            .policy_document(policy.to_string())
-            .send()
-            .await
-            .unwrap();
+        put_policy(
+            &iam,
+            "leaky",
+            "whoami",
+            serde_json::json!([
+                { "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": "*" }
+            ]),
+        )
+        .await;
         let dead = create_key(&iam, "leaky").await;
         iam.delete_access_key()
             .user_name("leaky")

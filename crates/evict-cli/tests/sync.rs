@@ -10,6 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::Env;
+use common::aws::{create_key, create_user, iam_client, put_policy};
 use evict_testkit::postgres::{admin_url, url_as};
 use evict_testkit::servers::{missing, moto_check_signatures, moto_server, scim2_server};
 use sqlx::{Connection, Executor, PgConnection};
@@ -114,49 +115,6 @@ async fn sync_postgres_brings_the_servers_roles_into_the_inventory() {
     }
 }
 
-/// An IAM client signing as `id`/`secret` against moto at `url`.
-fn iam_client(url: &str, id: &str, secret: &str) -> aws_sdk_iam::Client {
-    use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let config = aws_sdk_iam::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(url)
-        .credentials_provider(Credentials::new(id, secret, None, None, "evict-cli-test"))
-        .http_client(http)
-        .build();
-    aws_sdk_iam::Client::from_conf(config)
-}
-
-/// Creates an IAM user and returns its ARN.
-async fn create_user(iam: &aws_sdk_iam::Client, name: &str) -> String {
-    iam.create_user()
-        .user_name(name)
-        .send()
-        .await
-        .unwrap()
-        .user
-        .unwrap()
-        .arn
-}
-
-/// Creates an access key for `user`: (key id, secret).
-async fn create_key(iam: &aws_sdk_iam::Client, user: &str) -> (String, String) {
-    let key = iam
-        .create_access_key()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap()
-        .access_key
-        .unwrap();
-    (key.access_key_id, key.secret_access_key)
-}
-
 const REPORT_HEADER: &str = "user,arn,user_creation_time,password_enabled,password_last_used,\
 password_last_changed,password_next_rotation,mfa_active,access_key_1_active,\
 access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,\
@@ -184,26 +142,20 @@ async fn sync_aws_gives_the_credential_reports_key_slots_their_real_key_ids() {
     // policy allowing iam:*), and the users a credential report will describe.
     let anyone = iam_client(&url, "bootstrap", "bootstrap");
     let admin_arn = create_user(&anyone, "evict-admin").await;
-    anyone
-        .put_user_policy()
-        .user_name("evict-admin")
-        .policy_name("evict-sync")
-        .policy_document(
-            serde_json::json!({
-                "Version": "2012-10-17",
-                "Statement": [{ "Effect": "Allow", "Action": ["iam:*"], "Resource": "*" }]
-            })
-            .to_string(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let (admin_key, admin_secret) = create_key(&anyone, "evict-admin").await;
+    put_policy(
+        &anyone,
+        "evict-admin",
+        "evict-sync",
+        serde_json::json!([{ "Effect": "Allow", "Action": ["iam:*"], "Resource": "*" }]),
+    )
+    .await;
+    let admin = create_key(&anyone, "evict-admin").await;
+    let (admin_key, admin_secret) = (admin.id, admin.secret);
     let alice_arn = create_user(&anyone, "alice").await;
-    let (alice_key_1, _) = create_key(&anyone, "alice").await;
+    let alice_key_1 = create_key(&anyone, "alice").await.id;
     // Distinct creation times, so the slot order (creation order) is unambiguous.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let (alice_key_2, _) = create_key(&anyone, "alice").await;
+    let alice_key_2 = create_key(&anyone, "alice").await.id;
     let mut bytes = [0u8; 12];
     getrandom::fill(&mut bytes).unwrap();
     let console_password: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -215,7 +167,7 @@ async fn sync_aws_gives_the_credential_reports_key_slots_their_real_key_ids() {
         .await
         .unwrap();
     let bob_arn = create_user(&anyone, "bob").await;
-    let (bob_key, _) = create_key(&anyone, "bob").await;
+    let bob_key = create_key(&anyone, "bob").await.id;
     moto_check_signatures(moto.port).unwrap();
     let iam = iam_client(&url, &admin_key, &admin_secret);
     // Since the report was taken, alice's second key was made Inactive.

@@ -68,17 +68,63 @@ pub(crate) fn endpoint(
 /// A transport failure (refused, reset, timed out, TLS): the provider was not reached, or did
 /// not finish answering. Retrying is safe for the idempotent acts this is used for.
 pub(crate) fn unreachable(provider: &'static str, e: reqwest::Error) -> ConnectorError {
+    ConnectorError::Unreachable {
+        provider,
+        reason: transport_failure(&e),
+    }
+}
+
+/// Why a request got no answer, in words a responder can act on (DNS, TLS, refused, timed
+/// out), followed by the error and its causes: reqwest's own words name only the URL, and the
+/// cause is in the chain of sources.
+pub(crate) fn transport_failure(e: &reqwest::Error) -> String {
+    let causes = causes(e);
+    let lower = causes.to_lowercase();
     let why = if e.is_timeout() {
-        "no answer before the deadline (request_timeout_secs / connect_timeout_secs)"
+        "no answer before the deadline"
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
+        "the provider's host name does not resolve (DNS): check the URL and the resolver"
+    } else if [
+        // rustls's words for a failed handshake.
+        "certificate",
+        "tls",
+        "ssl",
+        "handshake",
+        "corrupt message",
+        "alert",
+        "peer is incompatible",
+        "peer misbehaved",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+    {
+        "the TLS handshake failed: check the URL's scheme and port, and that the provider's \
+         certificate is valid for its name and issued by a trusted authority"
     } else if e.is_connect() {
         "the connection failed"
     } else {
         "the exchange failed"
     };
-    ConnectorError::Unreachable {
-        provider,
-        reason: format!("{why}: {e}"),
+    format!("{why}: {causes}")
+}
+
+/// An error and its causes on one line, each cause once, control characters blanked.
+pub(crate) fn causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
     }
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 /// Reads an answer's status and body, at most [`MAX_BODY`] bytes of it.
@@ -127,6 +173,38 @@ pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn failure(url: &str) -> String {
+        let client = client("x", Duration::from_secs(3), Duration::from_secs(5)).unwrap();
+        let e = client.get(url).send().await.unwrap_err();
+        let error = unreachable("x", e);
+        assert!(error.retryable(), "{error}");
+        error.to_string()
+    }
+
+    #[tokio::test]
+    async fn a_name_that_does_not_resolve_is_reported_as_dns() {
+        // RFC 6761: .invalid never resolves.
+        let said = failure("https://evict-provider.invalid/token").await;
+        assert!(said.contains("(DNS)"), "{said}");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_does_not_speak_tls_is_reported_as_a_tls_failure() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let plain = std::thread::spawn(move || {
+            use std::io::{Read, Write};
+            if let Ok((mut stream, _)) = listener.accept() {
+                let mut hello = [0u8; 512];
+                let _ = stream.read(&mut hello);
+                let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+            }
+        });
+        let said = failure(&format!("https://127.0.0.1:{port}/token")).await;
+        assert!(said.contains("TLS handshake failed"), "{said}");
+        plain.join().unwrap();
+    }
 
     #[test]
     fn credentials_go_over_tls_except_on_loopback() {

@@ -17,7 +17,7 @@ pub mod provider;
 
 #[cfg(feature = "aws")]
 pub mod aws;
-#[cfg(any(feature = "oauth", feature = "scim"))]
+#[cfg(any(feature = "oauth", feature = "scim", feature = "ssf"))]
 mod http;
 #[cfg(feature = "oauth")]
 pub mod oauth;

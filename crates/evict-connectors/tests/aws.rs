@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_iam::types::StatusType;
 use evict_connectors::aws::{Aws, REVOKE_OLDER_SESSIONS};
-use evict_connectors::{ConnectorError, ConnectorsConfig, Provider, Target};
+use evict_connectors::{ConnectorError, ConnectorsConfig, PastAct, Provider, Target};
 use evict_model::{ActionKind, CredentialKind, CredentialStatus, EvidenceVerdict, SecretString};
 use evict_testkit::servers::{
     ServerProcess, free_port, missing, moto_check_signatures, moto_server,
@@ -178,6 +178,41 @@ impl Moto {
             .user
             .unwrap()
             .arn
+    }
+
+    async fn create_role(&self, role: &str) {
+        self.iam
+            .create_role()
+            .role_name(role)
+            .assume_role_policy_document(trust_policy())
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn role_arn(&self, role: &str) -> String {
+        self.iam
+            .get_role()
+            .role_name(role)
+            .send()
+            .await
+            .unwrap()
+            .role
+            .unwrap()
+            .arn
+    }
+
+    /// The cut-off of the role's `AWSRevokeOlderSessions` policy, as moto holds it.
+    async fn written_cut_off(&self, role: &str) -> Timestamp {
+        let written = self
+            .iam
+            .get_role_policy()
+            .role_name(role)
+            .policy_name(REVOKE_OLDER_SESSIONS)
+            .send()
+            .await
+            .unwrap();
+        first_cut_off(written.policy_document())
     }
 
     async fn key_status(&self, user: &str, key_id: &str) -> Option<StatusType> {
@@ -658,13 +693,7 @@ async fn role_sessions_are_cut_off_by_aws_revoke_older_sessions_and_read_back() 
         return;
     };
     let aws = moto.connector();
-    moto.iam
-        .create_role()
-        .role_name("deploy")
-        .assume_role_policy_document(trust_policy())
-        .send()
-        .await
-        .unwrap();
+    moto.create_role("deploy").await;
     let role = Target::identity("role/deploy");
     let before = aws
         .verify(&role, ActionKind::TerminateSessions)
@@ -692,15 +721,7 @@ async fn role_sessions_are_cut_off_by_aws_revoke_older_sessions_and_read_back() 
     );
 
     // The policy moto holds: deny * on * before a cut-off at or after the act.
-    let written = moto
-        .iam
-        .get_role_policy()
-        .role_name("deploy")
-        .policy_name(REVOKE_OLDER_SESSIONS)
-        .send()
-        .await
-        .unwrap();
-    let cut_off = first_cut_off(written.policy_document());
+    let cut_off = moto.written_cut_off("deploy").await;
     assert!(
         cut_off >= act_time,
         "cut-off {cut_off} is at or after the act {act_time}"
@@ -711,26 +732,8 @@ async fn role_sessions_are_cut_off_by_aws_revoke_older_sessions_and_read_back() 
     let again = aws.act(&role, ActionKind::TerminateSessions).await.unwrap();
     assert!(again.changed, "{}", again.detail);
     assert!(again.detail.contains("(was "), "{}", again.detail);
-    let written = moto
-        .iam
-        .get_role_policy()
-        .role_name("deploy")
-        .policy_name(REVOKE_OLDER_SESSIONS)
-        .send()
-        .await
-        .unwrap();
-    assert!(first_cut_off(written.policy_document()) > cut_off);
-    let by_arn = Target::identity(
-        moto.iam
-            .get_role()
-            .role_name("deploy")
-            .send()
-            .await
-            .unwrap()
-            .role
-            .unwrap()
-            .arn,
-    );
+    assert!(moto.written_cut_off("deploy").await > cut_off);
+    let by_arn = Target::identity(moto.role_arn("deploy").await);
     assert_eq!(
         aws.verify(&by_arn, ActionKind::TerminateSessions)
             .await
@@ -784,6 +787,114 @@ async fn role_sessions_are_cut_off_by_aws_revoke_older_sessions_and_read_back() 
         Err(ConnectorError::NotFound { what, .. }) => assert_eq!(what, "IAM role"),
         other => panic!("{other:?}"),
     }
+}
+
+/// `evict incident verify` runs in another process than the `contain` that cut a role's
+/// sessions off: its connector never wrote the policy, and is told when the act began
+/// ([`Provider::recall`]) from the store. Told, it proves the cut-off; not told, it cannot
+/// tell that policy from an older one; told of an act that began after the cut-off, the
+/// policy leaves the sessions issued in between working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_session_cut_off_is_verified_by_another_connector_told_when_the_act_began() {
+    let Some(moto) = moto().await else {
+        return;
+    };
+    moto.create_role("deploy").await;
+    let role = Target::identity("role/deploy");
+    let began_at = Timestamp::now();
+    let acted = moto
+        .connector()
+        .act(&role, ActionKind::TerminateSessions)
+        .await
+        .unwrap();
+    assert!(acted.changed, "{}", acted.detail);
+    let cut_off = moto.written_cut_off("deploy").await;
+    let verify = |aws: Aws| {
+        let role = role.clone();
+        async move {
+            aws.verify(&role, ActionKind::TerminateSessions)
+                .await
+                .unwrap()
+        }
+    };
+
+    // Told when the act began, a connector that did not write the policy proves it.
+    let told = moto.connector();
+    told.recall(
+        &role,
+        ActionKind::TerminateSessions,
+        &PastAct {
+            began_at,
+            changed: acted.changed,
+        },
+    );
+    let proven = verify(told).await;
+    assert_eq!(
+        proven.verdict,
+        EvidenceVerdict::VerifiedRevoked,
+        "{}",
+        proven.detail
+    );
+    assert!(
+        proven.detail.contains(&cut_off.to_string()),
+        "{}",
+        proven.detail
+    );
+
+    // Not told (or told of another action on it), it cannot say the policy is the act's.
+    let unknown = verify(moto.connector()).await;
+    assert_eq!(
+        unknown.verdict,
+        EvidenceVerdict::Unverified,
+        "{}",
+        unknown.detail
+    );
+    let other_action = moto.connector();
+    other_action.recall(
+        &role,
+        ActionKind::Disable,
+        &PastAct {
+            began_at,
+            changed: true,
+        },
+    );
+    assert_eq!(
+        verify(other_action).await.verdict,
+        EvidenceVerdict::Unverified
+    );
+
+    // Told of an act that began after the cut-off: sessions issued in between still work.
+    let late = moto.connector();
+    late.recall(
+        &role,
+        ActionKind::TerminateSessions,
+        &PastAct {
+            began_at: cut_off + jiff::SignedDuration::from_secs(5),
+            changed: true,
+        },
+    );
+    let stale = verify(late).await;
+    assert_eq!(
+        stale.verdict,
+        EvidenceVerdict::StillLive,
+        "{}",
+        stale.detail
+    );
+
+    // The role's ARN names the same role: recalled by ARN, verified by name.
+    let by_arn = moto.connector();
+    by_arn.recall(
+        &Target::identity(moto.role_arn("deploy").await),
+        ActionKind::TerminateSessions,
+        &PastAct {
+            began_at,
+            changed: true,
+        },
+    );
+    assert_eq!(
+        verify(by_arn).await.verdict,
+        EvidenceVerdict::VerifiedRevoked
+    );
 }
 
 /// The cut-off of the (single) statement of an `AWSRevokeOlderSessions` document.

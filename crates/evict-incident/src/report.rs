@@ -1673,7 +1673,7 @@ mod tests {
             artifact: "c_sign".into(),
             expires_at: until,
         }];
-        let gate = closure_gate(&plan, 3, &evidence, &excepted, false, now);
+        let gate = closure_gate(&plan, 3, &evidence, &excepted, &[], false, now);
         ReportData {
             incident: "breach-7".into(),
             status: IncidentStatus::Contained,

@@ -8,6 +8,8 @@ use assert_cmd::Command;
 use evict_testkit::REFERENCE_NOW;
 use serde_json::Value;
 
+pub mod aws;
+
 pub struct Env {
     pub dir: tempfile::TempDir,
 }

@@ -883,13 +883,21 @@ impl Aws {
         }
         let iam = &self.iam;
         let mut done = Vec::new();
+        // A key deleted meanwhile (by its own deletion step, or by hand) is not a failure of
+        // the teardown: it is gone, as asked.
         for key in self.keys_of(user).await? {
-            if key.active {
-                self.set_key_status(user, &key.id, StatusType::Inactive)
-                    .await?;
+            if key.active
+                && present(
+                    self.set_key_status(user, &key.id, StatusType::Inactive)
+                        .await,
+                )?
+                .is_none()
+            {
+                continue;
             }
-            self.delete_key(user, &key.id).await?;
-            done.push(format!("access key {} deactivated and deleted", key.id));
+            if present(self.delete_key(user, &key.id).await)?.is_some() {
+                done.push(format!("access key {} deactivated and deleted", key.id));
+            }
         }
         if self.delete_login_profile(user).await? {
             done.push("login profile deleted".into());
@@ -1567,7 +1575,7 @@ impl Provider for Aws {
 
     async fn act(&self, target: &Target, action: ActionKind) -> Result<Acted, ConnectorError> {
         if !self.semantics.supports(target.kind, action) {
-            return Err(unsupported(action, format!("{:?}", target.kind)));
+            return Err(unsupported(action, target.kind.to_string()));
         }
         match target.kind {
             IDENTITY => self.act_on_identity(target, action).await,
@@ -1590,7 +1598,7 @@ impl Provider for Aws {
                     detail: format!("iam:DeleteLoginProfile of user '{user}'"),
                 })
             }
-            _ => Err(unsupported(action, format!("{:?}", target.kind))),
+            _ => Err(unsupported(action, target.kind.to_string())),
         }
     }
 
@@ -1600,7 +1608,7 @@ impl Provider for Aws {
         action: ActionKind,
     ) -> Result<Evidence, ConnectorError> {
         if !self.semantics.supports(target.kind, action) {
-            return Err(unsupported(action, format!("{:?}", target.kind)));
+            return Err(unsupported(action, target.kind.to_string()));
         }
         match target.kind {
             IDENTITY => self.verify_identity(target, action).await,
@@ -1662,7 +1670,7 @@ impl Provider for Aws {
                     )
                 })
             }
-            _ => Err(unsupported(action, format!("{:?}", target.kind))),
+            _ => Err(unsupported(action, target.kind.to_string())),
         }
     }
 }

@@ -152,7 +152,7 @@ fn unsupported(target: &Target, action: ActionKind) -> ConnectorError {
     ConnectorError::Unsupported {
         provider: NAME,
         action,
-        what: format!("{:?}", target.kind),
+        what: target.kind.to_string(),
     }
 }
 

@@ -378,7 +378,7 @@ impl Provider for Postgres {
             return Err(ConnectorError::Unsupported {
                 provider: NAME,
                 action,
-                what: format!("{:?}", target.kind),
+                what: target.kind.to_string(),
             });
         }
         let role = target.native_id.as_str();
@@ -440,7 +440,7 @@ impl Provider for Postgres {
             _ => Err(ConnectorError::Unsupported {
                 provider: NAME,
                 action,
-                what: format!("{:?}", target.kind),
+                what: target.kind.to_string(),
             }),
         }
     }
@@ -586,7 +586,7 @@ impl Provider for Postgres {
             _ => Err(ConnectorError::Unsupported {
                 provider: NAME,
                 action,
-                what: format!("{:?}", target.kind),
+                what: target.kind.to_string(),
             }),
         }
     }

@@ -379,7 +379,7 @@ impl Provider for Scim {
             return Err(ConnectorError::Unsupported {
                 provider: NAME,
                 action,
-                what: format!("{:?}", target.kind),
+                what: target.kind.to_string(),
             });
         }
         let id = target.native_id.as_str();
@@ -425,7 +425,7 @@ impl Provider for Scim {
             _ => Err(ConnectorError::Unsupported {
                 provider: NAME,
                 action,
-                what: format!("{:?}", target.kind),
+                what: target.kind.to_string(),
             }),
         }
     }
@@ -439,7 +439,7 @@ impl Provider for Scim {
             return Err(ConnectorError::Unsupported {
                 provider: NAME,
                 action,
-                what: format!("{:?}", target.kind),
+                what: target.kind.to_string(),
             });
         }
         let id = target.native_id.as_str();

@@ -246,22 +246,6 @@ fn clean(text: &str) -> String {
     cleaned.trim().to_string()
 }
 
-/// An error and its causes on one line ("error sending request: … : Connection refused"):
-/// reqwest's own message rarely says what went wrong.
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    clean(&text)
-}
-
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<u64>() {
@@ -289,15 +273,8 @@ async fn post_once(client: &reqwest::Client, receiver: &Receiver, set: &SignedSe
     let response = match request.send().await {
         Ok(response) => response,
         Err(e) => {
-            let what = if e.is_timeout() {
-                "no answer in time"
-            } else if e.is_connect() {
-                "could not connect"
-            } else {
-                "the request failed"
-            };
             return Attempt::Retry {
-                reason: format!("{what}: {}", causes(&e.without_url())),
+                reason: clean(&crate::http::transport_failure(&e.without_url())),
                 retry_after: None,
             };
         }
