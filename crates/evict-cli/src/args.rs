@@ -86,7 +86,8 @@ pub enum Command {
     /// Check a signed report.
     #[command(subcommand)]
     Report(ReportCommand),
-    /// Run the whole story on a generated organisation, offline, in a fresh temporary store.
+    /// Run the whole story on a generated organisation, offline, in a fresh temporary store;
+    /// with --live, on real local servers the demo starts and stops itself.
     Demo(DemoArgs),
     /// Generate synthetic test data (credential report, inventory, audit logs) for trials and
     /// benchmarks.
@@ -478,6 +479,15 @@ pub enum JournalCommand {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// The incident story on real servers instead: moto (AWS IAM), oidc-provider (OAuth),
+    /// scim2-server (SCIM) and PostgreSQL (the server EVICT_DEMO_POSTGRES_URL names, else a
+    /// throwaway cluster, else the one on 127.0.0.1:5432, with a fresh database), started and
+    /// stopped by the demo. Real footholds are made, a token leaks and is scanned, the
+    /// providers are synced, the incident is contained, verified and closed, and each server is
+    /// read back. Exit 2, naming what to install, when a server is missing; 1 when anything is
+    /// left alive or unproven. --users, --inventory-rows and --seed do not apply.
+    #[arg(long)]
+    pub live: bool,
     /// IAM users in the generated credential report.
     #[arg(long, default_value_t = 200)]
     pub users: u64,

@@ -48,14 +48,11 @@ const HANDED_TOKEN: &str = "secret:";
 /// The connector configuration: `--config FILE` (which must exist), else
 /// `$EVICT_HOME/connectors.toml` when there is one; `None` when neither is given.
 pub(crate) fn connectors_config(
+    ctx: &Context,
     given: Option<PathBuf>,
 ) -> anyhow::Result<Option<(PathBuf, ConnectorsConfig)>> {
     let explicit = given.is_some();
-    let path = given.unwrap_or_else(|| {
-        evict_store::EvictHome::from_env()
-            .dir()
-            .join("connectors.toml")
-    });
+    let path = given.unwrap_or_else(|| ctx.home.dir().join("connectors.toml"));
     if !path.exists() {
         if explicit {
             bail!("{}: no such connector configuration", path.display());
@@ -68,12 +65,11 @@ pub(crate) fn connectors_config(
 
 /// The connector configuration, for a command that cannot work without one.
 pub(crate) fn required_connectors_config(
+    ctx: &Context,
     given: Option<PathBuf>,
 ) -> anyhow::Result<(PathBuf, ConnectorsConfig)> {
-    let default = evict_store::EvictHome::from_env()
-        .dir()
-        .join("connectors.toml");
-    connectors_config(given)?.ok_or_else(|| {
+    let default = ctx.home.dir().join("connectors.toml");
+    connectors_config(ctx, given)?.ok_or_else(|| {
         anyhow!(
             "{}: no connector configuration; write one (docs/specs/connector.md shows the \
              format) or pass --config FILE",
@@ -768,7 +764,7 @@ pub(crate) fn handed_secrets(
     let Some(path) = given else {
         return Ok(HandedSecrets::default());
     };
-    let key = evict_store::EvictHome::from_env().fingerprint_key()?;
+    let key = ctx.home.fingerprint_key()?;
     HandedSecrets::read(&path, &key, ctx.quiet || ctx.format == Format::Json)
 }
 
@@ -804,9 +800,9 @@ pub async fn contain(
     config: Option<PathBuf>,
     secrets: Option<PathBuf>,
 ) -> anyhow::Result<Outcome> {
-    let config = connectors_config(config)?;
+    let config = connectors_config(ctx, config)?;
     let handed = handed_secrets(ctx, secrets)?;
-    let store = Arc::new(crate::open_store().await?);
+    let store = Arc::new(ctx.open_store().await?);
     let result = contain_with(ctx, &store, name, execute, tier, config.as_ref(), &handed).await;
     store.close().await;
     result
@@ -1385,9 +1381,9 @@ pub async fn verify(
     config: Option<PathBuf>,
     secrets: Option<PathBuf>,
 ) -> anyhow::Result<Outcome> {
-    let (_, config) = required_connectors_config(config)?;
+    let (_, config) = required_connectors_config(ctx, config)?;
     let handed = handed_secrets(ctx, secrets)?;
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let result = verify_with(ctx, &store, name, &config, &handed).await;
     store.close().await;
     result

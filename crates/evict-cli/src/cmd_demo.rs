@@ -12,6 +12,9 @@ use crate::args::{DemoArgs, Format};
 use crate::{Context, Outcome, output};
 
 pub async fn run(ctx: &Context, args: DemoArgs) -> anyhow::Result<Outcome> {
+    if args.live {
+        return crate::demo_live::run(ctx).await;
+    }
     let dir = std::env::temp_dir().join(format!(
         "evict-demo-{}-{}",
         std::process::id(),

@@ -179,7 +179,7 @@ pub async fn run(ctx: &Context, args: HuntArgs) -> anyhow::Result<Outcome> {
     let total_hits: u64 = report.hits_by_rule.values().sum();
     let usage = std::mem::take(&mut report.usage).into_sorted();
     let stored = if args.store {
-        let store = crate::open_store().await?;
+        let store = ctx.open_store().await?;
         let log_set = log_set(&args.paths);
         let hits = stored_hits(&report.hits);
         let not_stored = total_hits - hits.len() as u64;
@@ -306,6 +306,7 @@ fn stored_hit(hit: &Hit, file: String) -> evict_store::StoredHit {
         time: hit.time,
         window: hit.window.map(|w| window_word(w).to_string()),
         source_kind: hit.source_kind.as_str().to_string(),
+        provider: Some(hit.provider.clone()),
         action: hit.action.clone(),
         actor: hit.actor.clone(),
         credential: hit.credential.clone(),

@@ -78,7 +78,7 @@ pub async fn run(ctx: &Context, cmd: ImportCommand) -> anyhow::Result<Outcome> {
         ImportCommand::AwsCredentialReport(args) => (ImportKind::AwsCredentialReport, args),
         ImportCommand::Inventory(args) => (ImportKind::Inventory, args),
     };
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let mut summaries = Vec::new();
     for path in &args.files {
         let summary = import_one(ctx, &store, kind, path).await;

@@ -167,7 +167,7 @@ async fn open(ctx: &Context, args: IncidentOpenArgs) -> anyhow::Result<Outcome> 
     if let Some(empty) = args.ioc_ua.iter().find(|ua| ua.trim().is_empty()) {
         bail!("--ioc-ua '{empty}': an empty user agent would match every event");
     }
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let result = async {
         let scope = resolve_scope(&store, &args.scope).await?;
         let incident = Incident {
@@ -204,7 +204,7 @@ async fn scope(ctx: &Context, args: IncidentScopeArgs) -> anyhow::Result<Outcome
     if args.add.is_empty() && args.remove.is_empty() {
         bail!("nothing to change: give --add KIND:VALUE and/or --remove KIND:VALUE");
     }
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let result = async {
         let Some(current) = store.incident(&args.name).await? else {
             return Err(IncidentError::NotFound(args.name.clone()).into());
@@ -252,7 +252,7 @@ async fn scope(ctx: &Context, args: IncidentScopeArgs) -> anyhow::Result<Outcome
 }
 
 async fn list(ctx: &Context) -> anyhow::Result<Outcome> {
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let incidents = store.incidents().await;
     store.close().await;
     let incidents = incidents.context("list incidents")?;
@@ -293,7 +293,7 @@ async fn list(ctx: &Context) -> anyhow::Result<Outcome> {
 }
 
 async fn show(ctx: &Context, name: &str) -> anyhow::Result<Outcome> {
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let incident = store.incident(name).await;
     store.close().await;
     let Some(stored) = incident? else {
@@ -306,7 +306,7 @@ async fn show(ctx: &Context, name: &str) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// The provider a log source speaks for.
+/// The provider a log source speaks for (hits stored before their provider was recorded).
 fn provider_of(source_kind: &str) -> String {
     match source_kind {
         "cloudtrail" => "aws".into(),
@@ -371,7 +371,7 @@ pub(crate) async fn compute_residual(
                 .await?
                 .into_iter()
                 .map(|h| HitFacts {
-                    provider: provider_of(&h.source_kind),
+                    provider: h.provider.unwrap_or_else(|| provider_of(&h.source_kind)),
                     pointer: format!("{}@{}", h.raw.file, h.raw.offset),
                     rule: h.rule,
                     techniques: h.techniques,
@@ -473,7 +473,7 @@ async fn residual(
     name: &str,
     policy_file: Option<&std::path::Path>,
 ) -> anyhow::Result<Outcome> {
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let computed = compute_residual(ctx.now, &store, name, policy_file).await;
     store.close().await;
     let (policy, artifacts) = computed?;
@@ -574,7 +574,7 @@ async fn plan(
     name: &str,
     policy_file: Option<&std::path::Path>,
 ) -> anyhow::Result<Outcome> {
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let result = async {
         let (policy, artifacts) = compute_residual(ctx.now, &store, name, policy_file).await?;
         let plan = build_plan(name, &artifacts, &policy, ctx.now);
@@ -754,7 +754,7 @@ async fn attest(
     if by.trim().is_empty() || note.trim().is_empty() {
         bail!("--by and --note must say who attests and what was done");
     }
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let result = async {
         let (_, plan) = latest_plan(&store, name).await?;
         check_artifact(&plan, name, artifact)?;
@@ -805,7 +805,7 @@ async fn except(
     if owner.trim().eq_ignore_ascii_case(approver.trim()) {
         bail!("the approver must not be the owner ({owner}): an exception needs a second person");
     }
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let result = async {
         let (_, plan) = latest_plan(&store, name).await?;
         check_artifact(&plan, name, artifact)?;
@@ -835,7 +835,7 @@ async fn except(
 }
 
 async fn close(ctx: &Context, name: &str, allow_attested: bool) -> anyhow::Result<Outcome> {
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let result = async {
         let Some(current) = store.incident(name).await? else {
             return Err(IncidentError::NotFound(name.to_string()).into());
@@ -919,9 +919,9 @@ async fn report(
         Format::Json => "json",
         _ => "html",
     };
-    let home = evict_store::EvictHome::from_env();
-    let store = crate::open_store().await?;
-    let result = write_report(ctx.now, &store, &home, name, out, policy_file, extension).await;
+    let home = &ctx.home;
+    let store = ctx.open_store().await?;
+    let result = write_report(ctx.now, &store, home, name, out, policy_file, extension).await;
     store.close().await;
     let written = result?;
     output::line(&format!("report written to {}", written.path.display()));

@@ -8,7 +8,7 @@ use crate::args::{Format, InventoryCommand, ListArgs};
 use crate::{Context, Outcome, output};
 
 pub async fn run(ctx: &Context, cmd: InventoryCommand) -> anyhow::Result<Outcome> {
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let result = match cmd {
         InventoryCommand::List(args) => list(ctx, &store, args).await,
         InventoryCommand::Show { id } => show(ctx, &store, &id).await,

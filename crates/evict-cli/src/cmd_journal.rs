@@ -6,7 +6,7 @@ use crate::{Context, Outcome, output};
 pub async fn run(ctx: &Context, cmd: JournalCommand) -> anyhow::Result<Outcome> {
     match cmd {
         JournalCommand::Verify => {
-            let store = crate::open_store().await?;
+            let store = ctx.open_store().await?;
             let report = store.journal_verify().await;
             store.close().await;
             let report = report?;
@@ -33,7 +33,7 @@ pub async fn run(ctx: &Context, cmd: JournalCommand) -> anyhow::Result<Outcome> 
             })
         }
         JournalCommand::Show { subject, kind } => {
-            let store = crate::open_store().await?;
+            let store = ctx.open_store().await?;
             let entries = store
                 .journal_entries(subject.as_deref(), kind.as_deref())
                 .await;

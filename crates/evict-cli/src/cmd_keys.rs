@@ -12,7 +12,7 @@ use crate::{Context, Outcome, output};
 pub fn keys(ctx: &Context, cmd: KeysCommand) -> anyhow::Result<Outcome> {
     match cmd {
         KeysCommand::Init => {
-            let home = evict_store::EvictHome::from_env();
+            let home = &ctx.home;
             home.ensure()?;
             let info = signing::init_keys(home.dir())?;
             match ctx.format {
@@ -42,7 +42,7 @@ pub fn report(ctx: &Context, cmd: ReportCommand) -> anyhow::Result<Outcome> {
     let ReportCommand::Verify { file, key } = cmd;
     let trusted = match &key {
         Some(path) => load_public_key(path)?,
-        None => installation_public_key(evict_store::EvictHome::from_env().dir())?,
+        None => installation_public_key(ctx.home.dir())?,
     };
     let bytes = std::fs::read(&file).with_context(|| format!("{}: cannot read", file.display()))?;
     let sig_path = detached_signature_path(&file);

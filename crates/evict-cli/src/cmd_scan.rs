@@ -56,7 +56,7 @@ pub async fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
     let field_map = FieldMap::parse(&args.map).map_err(anyhow::Error::msg)?;
     let rules = load_rules(args.rules.as_deref())?;
     let rule_count = rules.len();
-    let home = evict_store::EvictHome::from_env();
+    let home = &ctx.home;
     let key = home
         .fingerprint_key()
         .context("the fingerprint key under $EVICT_HOME")?;
@@ -69,7 +69,7 @@ pub async fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
     };
     let verify_config = if args.verify {
         Some(
-            crate::cmd_contain::connectors_config(args.config.clone())?
+            crate::cmd_contain::connectors_config(ctx, args.config.clone())?
                 .map(|(_, config)| config)
                 .unwrap_or_default(),
         )
@@ -117,7 +117,7 @@ pub async fn run(ctx: &Context, args: ScanArgs) -> anyhow::Result<Outcome> {
     let seconds = started.elapsed().as_secs_f64();
 
     let stored = if args.store {
-        let store = crate::open_store().await?;
+        let store = ctx.open_store().await?;
         let records: Vec<_> = findings.iter().map(store_record).collect();
         let summary = store.record_scan(&records, ctx.now).await;
         store.close().await;

@@ -13,7 +13,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<Outcome> {
     if let Some(why) = args.provider.nothing_to_sync() {
         bail!("evict sync {name}: {why}");
     }
-    let (path, config) = crate::cmd_contain::required_connectors_config(args.config)?;
+    let (path, config) = crate::cmd_contain::required_connectors_config(ctx, args.config)?;
     let connector = Connector::from_config(&config, name)
         .await
         .with_context(|| format!("connecting to {name} as {} configures it", path.display()))?
@@ -51,7 +51,7 @@ pub async fn run(ctx: &Context, args: SyncArgs) -> anyhow::Result<Outcome> {
         }
     }
     let (identities, credentials) = (batch.identities.len(), batch.credentials.len());
-    let store = crate::open_store().await?;
+    let store = ctx.open_store().await?;
     let outcome = store.upsert_inventory(batch, ctx.now).await;
     store.close().await;
     let outcome = outcome.with_context(|| format!("storing what {provider} returned"))?;

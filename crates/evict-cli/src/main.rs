@@ -14,6 +14,7 @@ mod cmd_keys;
 mod cmd_rules;
 mod cmd_scan;
 mod cmd_sync;
+mod demo_live;
 mod handed;
 mod output;
 
@@ -38,6 +39,20 @@ pub struct Context {
     pub format: args::Format,
     pub quiet: bool,
     pub now: jiff::Timestamp,
+    /// `$EVICT_HOME`: the SQLite store, the fingerprint key, connectors.toml.
+    pub home: evict_store::EvictHome,
+    /// `EVICT_DATABASE_URL`: the store on PostgreSQL instead of SQLite under `home`.
+    pub database_url: Option<String>,
+}
+
+impl Context {
+    /// Opens the store the context names.
+    pub async fn open_store(&self) -> anyhow::Result<evict_store::Store> {
+        Ok(match &self.database_url {
+            Some(url) => evict_store::Store::open_url(url).await?,
+            None => evict_store::Store::open_sqlite(&self.home).await?,
+        })
+    }
 }
 
 fn main() -> ExitCode {
@@ -76,6 +91,11 @@ fn main() -> ExitCode {
         format: cli.format,
         quiet: cli.quiet,
         now,
+        home: evict_store::EvictHome::from_env(),
+        database_url: std::env::var("EVICT_DATABASE_URL")
+            .ok()
+            .map(|url| url.trim().to_string())
+            .filter(|url| !url.is_empty()),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -111,10 +131,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Opens the store the environment names.
-pub async fn open_store() -> anyhow::Result<evict_store::Store> {
-    let home = evict_store::EvictHome::from_env();
-    Ok(evict_store::Store::open_from_env(&home).await?)
 }

@@ -1,9 +1,36 @@
 //! Everything the binary prints goes through here: tables, JSON, notes and errors.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::sync::{Arc, Mutex};
+
 use comfy_table::{ContentArrangement, Table, presets};
 use jiff::Timestamp;
 use serde::Serialize;
+
+tokio::task_local! {
+    /// Set while a command runs inside [`capture`]: what it would print on stdout.
+    static CAPTURED: Arc<Mutex<Vec<serde_json::Value>>>;
+}
+
+/// Runs a command's future with its stdout captured instead of printed: each JSON document it
+/// prints as a value, each line or table as a string. `evict demo --live --format json` runs
+/// the commands of its story this way and puts their answers in its own one document.
+/// Notes and errors still go to stderr.
+pub async fn capture<F: std::future::Future>(f: F) -> (F::Output, Vec<serde_json::Value>) {
+    let sink = Arc::new(Mutex::new(Vec::new()));
+    let result = CAPTURED.scope(sink.clone(), f).await;
+    let captured = std::mem::take(&mut *sink.lock().unwrap_or_else(|e| e.into_inner()));
+    (result, captured)
+}
+
+/// Keeps `value` when a capture is running; false when it should be printed.
+fn captured(value: impl FnOnce() -> serde_json::Value) -> bool {
+    CAPTURED
+        .try_with(|sink| {
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(value());
+        })
+        .is_ok()
+}
 
 /// An error line on stderr.
 pub fn error(message: &str) {
@@ -40,6 +67,9 @@ fn write_failed(e: &std::io::Error) -> ! {
 
 /// A line on stdout.
 pub fn line(text: &str) {
+    if captured(|| text.into()) {
+        return;
+    }
     out(format_args!("{text}"));
 }
 
@@ -47,6 +77,16 @@ pub fn line(text: &str) {
 /// tens of megabytes; building it as one string first would double the memory).
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     use std::io::Write;
+    let mut failed = None;
+    if captured(|| {
+        serde_json::to_value(value).unwrap_or_else(|e| {
+            let message = e.to_string();
+            failed = Some(e);
+            message.into()
+        })
+    }) {
+        return failed.map_or(Ok(()), |e| Err(e.into()));
+    }
     let mut stdout = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     match serde_json::to_writer_pretty(&mut stdout, value) {
         Ok(()) => {}
@@ -71,6 +111,9 @@ pub fn table(header: &[&str]) -> Table {
 
 /// Prints a table on stdout.
 pub fn print_table(table: &Table) {
+    if captured(|| table.to_string().into()) {
+        return;
+    }
     out(format_args!("{table}"));
 }
 

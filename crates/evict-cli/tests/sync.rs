@@ -12,9 +12,7 @@ use std::time::Duration;
 use common::Env;
 use common::aws::{create_key, create_user, iam_client, put_policy};
 use evict_testkit::postgres::{admin_url, url_as};
-use evict_testkit::servers::{
-    ServerProcess, free_port, missing, moto_check_signatures, moto_server,
-};
+use evict_testkit::servers::{missing, moto_check_signatures, moto_server, scim2_server};
 use sqlx::{Connection, Executor, PgConnection};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -397,32 +395,12 @@ async fn create_scim_user(base_url: &str, token: &str, user_name: &str, active: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sync_scim_brings_the_services_users_with_their_active_flag() {
-    if let Err(why) = std::process::Command::new("scim2-server")
-        .arg("--help")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-    {
-        return missing("scim2-server (PyPI; .ci/run installs it)", why);
-    }
     let env = Env::new();
-    let port = free_port();
     let mut bytes = [0u8; 24];
     getrandom::fill(&mut bytes).unwrap();
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     // Its access log goes to a file, not the test's output.
-    let mut command = std::process::Command::new("sh");
-    command
-        .args([
-            "-c",
-            "exec scim2-server \"$@\" 2>\"$SCIM_LOG\"",
-            "scim2-server",
-        ])
-        .args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
-        .arg("--bearer-token")
-        .arg(&token)
-        .env("SCIM_LOG", env.path("scim2-server.log"));
-    let server = match ServerProcess::start(command, port, Duration::from_secs(60)) {
+    let server = match scim2_server(&token, &env.path("scim2-server.log")) {
         Ok(server) => server,
         Err(why) => return missing("scim2-server (PyPI; .ci/run installs it)", why),
     };

@@ -13,7 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use evict_connectors::oauth::OAuth;
 use evict_connectors::{ConnectorError, ConnectorsConfig, OAuthConfig, Provider, Target};
 use evict_model::{ActionKind, CredentialKind, EvidenceVerdict, SecretString};
-use evict_testkit::servers::{ServerProcess, free_port, missing, oidc_provider};
+use evict_testkit::servers::{OidcProvider, free_port, missing, oidc_provider};
 use reqwest::redirect::Policy;
 use reqwest::{StatusCode, Url};
 use sha2::{Digest, Sha256};
@@ -28,7 +28,7 @@ fn random_text(bytes: usize) -> String {
 }
 
 struct Oidc {
-    server: ServerProcess,
+    server: OidcProvider,
     app_secret: String,
     service_secret: String,
     secrets: tempfile::TempDir,
@@ -53,7 +53,7 @@ fn start() -> Option<Oidc> {
 
 impl Oidc {
     fn issuer(&self) -> String {
-        self.server.base_url()
+        self.server.issuer()
     }
 
     /// The connector configured as `client`, its secret in a file as a deployment would

@@ -299,6 +299,9 @@ pub struct Hit {
     pub window: Option<WindowPosition>,
     /// The log source.
     pub source_kind: SourceKind,
+    /// The provider the event is filed under (`aws` for CloudTrail; for JSON lines, the
+    /// mapping's `provider`): whose identities and credentials its actor and target are.
+    pub provider: String,
     /// The provider's action name.
     pub action: String,
     /// The actor.
@@ -488,6 +491,7 @@ impl HuntState {
             time: event.time,
             window: position(options, event.time),
             source_kind: kind,
+            provider: event.provider.as_str().to_string(),
             action: event.raw_action.clone(),
             actor: event.actor_name.clone(),
             credential: event.credential_native_id.clone(),
@@ -518,6 +522,7 @@ impl HuntState {
             time: event.time,
             window: position(options, event.time),
             source_kind: kind,
+            provider: event.provider.as_str().to_string(),
             action: event.raw_action.clone(),
             actor: event.actor_name.clone(),
             credential: event.credential_native_id.clone(),

@@ -72,6 +72,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../migrations/sqlite/0010_secret_liveness.sql"),
         include_str!("../migrations/postgres/0010_secret_liveness.sql"),
     ),
+    (
+        11,
+        "hunt hits' provider",
+        include_str!("../migrations/sqlite/0011_hunt_hits_provider.sql"),
+        include_str!("../migrations/postgres/0011_hunt_hits_provider.sql"),
+    ),
 ];
 
 /// Hands the embedded migrations of one backend to sqlx's migrator.

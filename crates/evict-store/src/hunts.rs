@@ -37,6 +37,9 @@ pub struct StoredHit {
     pub window: Option<String>,
     /// The log source (`cloudtrail`, `okta`, `github`, `jsonl`).
     pub source_kind: String,
+    /// The provider the event is filed under (`aws`, `okta`, `github`, or a JSON-lines
+    /// mapping's provider); `None` for hits stored before Evict recorded it.
+    pub provider: Option<String>,
     /// The provider's action name.
     pub action: String,
     /// The actor.
@@ -143,8 +146,9 @@ impl Store {
             backend,
             "INSERT INTO hunt_hits (hit_key, rule, rule_id, title, severity, techniques, at, \
              window_position, source_kind, action, actor, credential, source, user_agent, summary, \
-             event_id, raw_file, raw_offset, first_journal, last_journal, target, created) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             event_id, raw_file, raw_offset, first_journal, last_journal, target, created, \
+             provider) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (hit_key) DO UPDATE SET window_position = excluded.window_position, \
              title = excluded.title, severity = excluded.severity, summary = excluded.summary, \
              techniques = excluded.techniques, last_journal = excluded.last_journal \
@@ -176,6 +180,7 @@ impl Store {
                 .bind(marker)
                 .bind(hit.target.clone())
                 .bind(hit.created.clone())
+                .bind(hit.provider.clone())
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(query("store a hunt hit"))?
@@ -393,6 +398,7 @@ impl Store {
                 "at",
                 "window_position",
                 "source_kind",
+                "provider",
                 "action",
                 "actor",
                 "credential",
@@ -426,6 +432,7 @@ impl Store {
                         time: required_time(row, "at")?,
                         window: opt_text(row, "window_position")?,
                         source_kind: text(row, "source_kind")?,
+                        provider: opt_text(row, "provider")?,
                         action: text(row, "action")?,
                         actor: opt_text(row, "actor")?,
                         credential: opt_text(row, "credential")?,
