@@ -1212,13 +1212,28 @@ async fn probe(
         };
         c.recall(&target, a.action, &act);
     }
-    bucket.take().await;
-    let (verdict, detail) = match c.verify(&target, a.action).await {
-        Ok(e) => (e.verdict, e.detail),
-        Err(e) => (
-            EvidenceVerdict::Unverified,
-            format!("the probe failed: {e}"),
-        ),
+    // A busy or unreachable provider is asked again, as acts are, before the probe counts
+    // as failed.
+    let mut attempts = 0;
+    let (verdict, detail) = loop {
+        attempts += 1;
+        bucket.take().await;
+        match c.verify(&target, a.action).await {
+            Ok(e) => break (e.verdict, e.detail),
+            Err(e) if e.retryable() && attempts < MAX_ATTEMPTS => {
+                let asked = match &e {
+                    ConnectorError::Throttled { retry_after, .. } => *retry_after,
+                    _ => None,
+                };
+                tokio::time::sleep(backoff(attempts, asked)).await;
+            }
+            Err(e) => {
+                break (
+                    EvidenceVerdict::Unverified,
+                    format!("the probe failed after {attempts} attempts: {e}"),
+                );
+            }
+        }
     };
     let evidence = StoredEvidence {
         artifact: a.artifact.clone(),

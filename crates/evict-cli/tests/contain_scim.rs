@@ -10,7 +10,9 @@ mod common;
 use common::Env;
 use evict_connectors::ssf::SetSigner;
 use evict_connectors::ssf::set::generate_signing_key;
-use evict_testkit::servers::{free_port, missing, scim_liar, scim2_server, ssf_receiver};
+use evict_testkit::servers::{
+    free_port, missing, scim_liar, scim2_server, ssf_receiver, throttling_proxy,
+};
 use serde_json::Value;
 
 const TOKEN_VARIABLE: &str = "EVICT_TEST_SCIM_TOKEN";
@@ -297,4 +299,73 @@ async fn a_scim_service_that_answers_204_and_changes_nothing_does_not_close_the_
         "{}",
         close.stdout
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_429_and_503_is_waited_out_and_each_act_and_probe_lands_once() {
+    let env = Env::new();
+    let token = random_hex();
+    let server = match scim2_server(&token, &env.path("scim2-server.log")) {
+        Ok(s) => s,
+        Err(why) => return missing("scim2-server", why),
+    };
+    let log = env.path("proxy.log");
+    let proxy = match throttling_proxy(&server.base_url(), &log) {
+        Ok(p) => p,
+        Err(why) => return missing("python3 (tests/throttle/proxy.py)", why),
+    };
+    let direct = format!("{}/v2", server.base_url());
+    let mallory = scim_user(&direct, &token, "mallory").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alice = scim_user(&direct, &token, "alice").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let config = env.write(
+        "connectors.toml",
+        format!(
+            "[scim]\nbase_url = \"{}/v2\"\ntoken = {{ env = \"{TOKEN_VARIABLE}\" }}\n",
+            proxy.base_url()
+        ),
+    );
+    let config = config.to_str().unwrap();
+    incident_over(&env, &[(&mallory, "mallory"), (&alice, "alice")], &mallory);
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend_from_slice(&["--config", config, "--format", "json"]);
+        env.run_with(&all, &[(TOKEN_VARIABLE, token.as_str())])
+    };
+
+    let contained = run(&["incident", "contain", "breach", "--execute"]);
+    assert_eq!(contained.code, 0, "{}{}", contained.stdout, contained.stderr);
+    let action = &contained.json()["actions"][0];
+    assert_eq!(action["state"], "done", "{action}");
+    assert_eq!(action["attempts"], 3, "a 429, a 503, then the act: {action}");
+    assert!(!active(&direct, &token, &mallory).await);
+    assert!(active(&direct, &token, &alice).await);
+
+    let verified = run(&["incident", "verify", "breach"]);
+    assert_eq!(verified.code, 0, "{}{}", verified.stdout, verified.stderr);
+    assert_eq!(
+        verified.json()["probed"][0]["verdict"], "verified_revoked",
+        "{}",
+        verified.stdout
+    );
+
+    // What reached the service: each request throttled twice, then answered once.
+    let seen: Vec<Value> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let patches: Vec<i64> = seen
+        .iter()
+        .filter(|r| r["method"] == "PATCH")
+        .map(|r| r["status"].as_i64().unwrap())
+        .collect();
+    assert_eq!(patches.len(), 3, "{seen:?}");
+    assert_eq!(&patches[..2], &[429, 503], "{seen:?}");
+    assert!((200..300).contains(&patches[2]), "{seen:?}");
 }

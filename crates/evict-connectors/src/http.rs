@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 use reqwest::{Response, Url};
 
 use crate::provider::ConnectorError;
@@ -127,12 +128,21 @@ pub(crate) fn causes(error: &dyn std::error::Error) -> String {
         .to_string()
 }
 
-/// Reads an answer's status and body, at most [`MAX_BODY`] bytes of it.
+/// Reads an answer's status and body, at most [`MAX_BODY`] bytes of it. An answer of 429 or
+/// 5xx is `Throttled`, with the wait the provider asked for (`Retry-After`): busy or failing
+/// for now, whatever was asked.
 pub(crate) async fn read(
     provider: &'static str,
     mut response: Response,
 ) -> Result<(reqwest::StatusCode, Vec<u8>), ConnectorError> {
     let status = response.status();
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        return Err(ConnectorError::Throttled {
+            provider,
+            reason: format!("HTTP {status}"),
+            retry_after: retry_after(response.headers()),
+        });
+    }
     let mut body = Vec::new();
     while let Some(chunk) = response
         .chunk()
@@ -149,6 +159,18 @@ pub(crate) async fn read(
         body.extend_from_slice(&chunk);
     }
     Ok((status, body))
+}
+
+/// The wait a `Retry-After` header asks for: seconds, or an HTTP-date (RFC 9110 §10.2.3).
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    // An HTTP-date (RFC 9110 §10.2.3): IMF-fixdate is RFC 2822's form with "GMT".
+    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
+    let wait = at.duration_since(jiff::Timestamp::now());
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
 /// The start of an answer that is not the JSON expected, for an error message, with every
@@ -173,6 +195,35 @@ pub(crate) fn scrub(text: &str, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_an_http_date() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        assert_eq!(
+            retry_after(&headers),
+            Some(Duration::ZERO),
+            "a date in the past"
+        );
+        let later = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(90);
+        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
+            .timestamp_to_rfc9110_string(&later)
+            .unwrap();
+        headers.insert(RETRY_AFTER, HeaderValue::from_str(&date).unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(80) && wait <= Duration::from_secs(90),
+            "{wait:?}"
+        );
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
 
     async fn failure(url: &str) -> String {
         let client = client("x", Duration::from_secs(3), Duration::from_secs(5)).unwrap();

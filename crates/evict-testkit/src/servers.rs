@@ -441,6 +441,20 @@ pub fn start_oidc_provider(
     Ok(OidcProvider { server, _dir: dir })
 }
 
+/// The throttling proxy (`tests/throttle/proxy.py`) in front of `upstream`: each distinct
+/// request is answered 429 (Retry-After: 1), then 503, then passed on; one JSON line a request
+/// (method, path, status) goes to `log`.
+pub fn throttling_proxy(upstream: &str, log: &Path) -> Result<ServerProcess, String> {
+    let port = free_port();
+    let mut command = Command::new("python3");
+    command
+        .arg(test_scripts().join("throttle/proxy.py"))
+        .arg(port.to_string())
+        .arg(upstream);
+    ServerProcess::start_logged(command, port, Duration::from_secs(30), log)
+        .map_err(|e| format!("the throttling proxy (python3 tests/throttle/proxy.py): {e}"))
+}
+
 /// The lying SCIM service (`tests/scim-liar/liar.py`): 204 to every change, and every user
 /// still `active: true`.
 pub fn scim_liar() -> Result<ServerProcess, String> {

@@ -385,8 +385,8 @@ impl OAuth {
     }
 
     /// What a refusal means for the responder: bad client credentials and refused
-    /// permissions are `Forbidden`, an overloaded server `Unreachable` (retry), the rest the
-    /// server's own words.
+    /// permissions are `Forbidden`, the rest the server's own words (an overloaded server is
+    /// `Throttled` before this, in [`http::read`]).
     fn refused(
         &self,
         what: &'static str,
@@ -431,15 +431,6 @@ impl OAuth {
                     self.client_id
                 ),
                 reason,
-            };
-        }
-        if matches!(
-            status,
-            StatusCode::SERVICE_UNAVAILABLE | StatusCode::BAD_GATEWAY | StatusCode::GATEWAY_TIMEOUT
-        ) {
-            return ConnectorError::Unreachable {
-                provider: NAME,
-                reason: format!("{what}: {reason} (temporarily unavailable: retry)"),
             };
         }
         if status.is_redirection() {

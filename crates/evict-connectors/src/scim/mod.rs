@@ -172,13 +172,6 @@ impl Scim {
                     .into(),
                 reason,
             },
-            StatusCode::BAD_GATEWAY
-            | StatusCode::SERVICE_UNAVAILABLE
-            | StatusCode::GATEWAY_TIMEOUT
-            | StatusCode::TOO_MANY_REQUESTS => ConnectorError::Unreachable {
-                provider: NAME,
-                reason: format!("{what}: {reason} (temporarily unavailable: retry)"),
-            },
             _ if status.is_redirection() => ConnectorError::Provider {
                 provider: NAME,
                 what,

@@ -246,17 +246,6 @@ fn clean(text: &str) -> String {
     cleaned.trim().to_string()
 }
 
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    // An HTTP-date (RFC 9110 §10.2.3): IMF-fixdate is RFC 2822's form with "GMT".
-    let at = jiff::fmt::rfc2822::parse(value).ok()?.timestamp();
-    let wait = at.duration_since(Timestamp::now());
-    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
-}
-
 async fn post_once(client: &reqwest::Client, receiver: &Receiver, set: &SignedSet) -> Attempt {
     let mut request = client
         .post(receiver.url.clone())
@@ -280,7 +269,7 @@ async fn post_once(client: &reqwest::Client, receiver: &Receiver, set: &SignedSe
         }
     };
     let status = response.status();
-    let wait = retry_after(response.headers());
+    let wait = crate::http::retry_after(response.headers());
     let location = response
         .headers()
         .get(reqwest::header::LOCATION)
@@ -420,33 +409,6 @@ mod tests {
         assert!(policy.backoff(u32::MAX) <= policy.max_delay);
     }
 
-    #[test]
-    fn retry_after_is_read_as_seconds_or_an_http_date() {
-        let mut headers = HeaderMap::new();
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("3"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(3)));
-        headers.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
-        );
-        assert_eq!(
-            retry_after(&headers),
-            Some(Duration::ZERO),
-            "a date in the past"
-        );
-        let later = Timestamp::now() + jiff::SignedDuration::from_secs(90);
-        let date = jiff::fmt::rfc2822::DateTimePrinter::new()
-            .timestamp_to_rfc9110_string(&later)
-            .unwrap();
-        headers.insert(RETRY_AFTER, HeaderValue::from_str(&date).unwrap());
-        let wait = retry_after(&headers).unwrap();
-        assert!(
-            wait > Duration::from_secs(80) && wait <= Duration::from_secs(90),
-            "{wait:?}"
-        );
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers), None);
-    }
 
     #[test]
     fn receivers_take_tls_or_loopback_and_no_credential_in_the_url() {
