@@ -2,9 +2,10 @@
 
     python3 proxy.py PORT UPSTREAM
 
-Every distinct request (method and path) is answered 429 Too Many Requests (Retry-After: 1)
-the first time and 503 Service Unavailable the second; the third and later are passed to
-UPSTREAM (http://127.0.0.1:N) as they came, headers and body included, and its answer returned.
+Every distinct request (method and path) is refused the first time — a read with 429 Too Many
+Requests (Retry-After: 1), a write with 503 Service Unavailable — and passed on to UPSTREAM
+(http://127.0.0.1:N) after that, headers and body included, its answer returned. POST
+/_proxy/reset forgets what was seen, so that the next requests are refused once again.
 Each request is printed to stderr as one JSON line: method, path, and what it was answered.
 Python's standard library only.
 """
@@ -26,13 +27,17 @@ class Throttle(BaseHTTPRequestHandler):
     def handle_any(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
+        if self.command == "POST" and self.path == "/_proxy/reset":
+            with Throttle.lock:
+                Throttle.seen.clear()
+            return self.refuse(204, {})
         key = (self.command, self.path)
         with Throttle.lock:
-            n = Throttle.seen.get(key, 0) + 1
-            Throttle.seen[key] = n
-        if n == 1:
+            first = key not in Throttle.seen
+            Throttle.seen[key] = True
+        if first and self.command == "GET":
             return self.refuse(429, {"Retry-After": "1"})
-        if n == 2:
+        if first:
             return self.refuse(503, {})
         request = urllib.request.Request(UPSTREAM + self.path, data=body, method=self.command)
         for name, value in self.headers.items():

@@ -339,33 +339,55 @@ async fn a_storm_of_429_and_503_is_waited_out_and_each_act_and_probe_lands_once(
     };
 
     let contained = run(&["incident", "contain", "breach", "--execute"]);
-    assert_eq!(contained.code, 0, "{}{}", contained.stdout, contained.stderr);
+    assert_eq!(
+        contained.code, 0,
+        "{}{}",
+        contained.stdout, contained.stderr
+    );
     let action = &contained.json()["actions"][0];
     assert_eq!(action["state"], "done", "{action}");
-    assert_eq!(action["attempts"], 3, "a 429, a 503, then the act: {action}");
+    assert_eq!(
+        action["attempts"], 3,
+        "the read-back refused 429, the change 503, then both pass: {action}"
+    );
     assert!(!active(&direct, &token, &mallory).await);
     assert!(active(&direct, &token, &alice).await);
 
+    // The probe is refused too, and asked again.
+    let reset = reqwest::Client::new()
+        .post(format!("{}/_proxy/reset", proxy.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 204);
     let verified = run(&["incident", "verify", "breach"]);
     assert_eq!(verified.code, 0, "{}{}", verified.stdout, verified.stderr);
     assert_eq!(
-        verified.json()["probed"][0]["verdict"], "verified_revoked",
+        verified.json()["probed"][0]["verdict"],
+        "verified_revoked",
         "{}",
         verified.stdout
     );
 
-    // What reached the service: each request throttled twice, then answered once.
+    // What reached the service: the write refused once, then sent once.
     let seen: Vec<Value> = std::fs::read_to_string(&log)
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let patches: Vec<i64> = seen
-        .iter()
-        .filter(|r| r["method"] == "PATCH")
-        .map(|r| r["status"].as_i64().unwrap())
-        .collect();
-    assert_eq!(patches.len(), 3, "{seen:?}");
-    assert_eq!(&patches[..2], &[429, 503], "{seen:?}");
-    assert!((200..300).contains(&patches[2]), "{seen:?}");
+    let statuses = |method: &str| -> Vec<i64> {
+        seen.iter()
+            .filter(|r| r["method"] == method && r["path"] != "/_proxy/reset")
+            .map(|r| r["status"].as_i64().unwrap())
+            .collect()
+    };
+    let patches = statuses("PATCH");
+    assert_eq!(patches.len(), 2, "{seen:?}");
+    assert_eq!(patches[0], 503, "{seen:?}");
+    assert!((200..300).contains(&patches[1]), "{seen:?}");
+    let refused_reads = statuses("GET").iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        refused_reads, 2,
+        "once for the act, once for the probe: {seen:?}"
+    );
 }

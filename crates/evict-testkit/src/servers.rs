@@ -442,8 +442,9 @@ pub fn start_oidc_provider(
 }
 
 /// The throttling proxy (`tests/throttle/proxy.py`) in front of `upstream`: each distinct
-/// request is answered 429 (Retry-After: 1), then 503, then passed on; one JSON line a request
-/// (method, path, status) goes to `log`.
+/// request is refused once (a read 429 with Retry-After: 1, a write 503), then passed on;
+/// `POST /_proxy/reset` starts that over. One JSON line a request (method, path, status) goes
+/// to `log`.
 pub fn throttling_proxy(upstream: &str, log: &Path) -> Result<ServerProcess, String> {
     let port = free_port();
     let mut command = Command::new("python3");
