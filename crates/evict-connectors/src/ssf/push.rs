@@ -409,7 +409,6 @@ mod tests {
         assert!(policy.backoff(u32::MAX) <= policy.max_delay);
     }
 
-
     #[test]
     fn receivers_take_tls_or_loopback_and_no_credential_in_the_url() {
         assert!(Receiver::new("a", "https://rp.example.com/ssf", "rp").is_ok());
