@@ -491,10 +491,7 @@ fn outcome_of(
             }
         }
         Err(e) if e.retryable() && attempts < MAX_ATTEMPTS => {
-            let asked = match &e {
-                ConnectorError::Throttled { retry_after, .. } => *retry_after,
-                _ => None,
-            };
+            let asked = e.retry_after();
             let wait = backoff(attempts, asked);
             ActionOutcome::RetryAfter {
                 reason: e.to_string(),
@@ -783,10 +780,7 @@ fn hold_handed_tokens<'a>(
             .strip_prefix(HANDED_TOKEN)
             .and_then(|fingerprint| handed.get(fingerprint));
         if let Some(token) = token {
-            oauth.hold(
-                native_id,
-                evict_model::SecretString::new(token.expose().to_string()),
-            );
+            oauth.hold(native_id, Arc::clone(token));
         }
     }
 }
@@ -1221,10 +1215,7 @@ async fn probe(
         match c.verify(&target, a.action).await {
             Ok(e) => break (e.verdict, e.detail),
             Err(e) if e.retryable() && attempts < MAX_ATTEMPTS => {
-                let asked = match &e {
-                    ConnectorError::Throttled { retry_after, .. } => *retry_after,
-                    _ => None,
-                };
+                let asked = e.retry_after();
                 tokio::time::sleep(backoff(attempts, asked)).await;
             }
             Err(e) => {

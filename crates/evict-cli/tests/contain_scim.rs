@@ -68,8 +68,9 @@ fn incident_over(env: &Env, users: &[(&str, &str)], scoped: &str) {
     }
 }
 
-async fn scim_user(base: &str, token: &str, name: &str) -> Value {
-    reqwest::Client::new()
+/// A new active SCIM user, by its id.
+async fn scim_user_id(base: &str, token: &str, name: &str) -> String {
+    let user: Value = reqwest::Client::new()
         .post(format!("{base}/Users"))
         .bearer_auth(token)
         .header("Content-Type", "application/scim+json")
@@ -88,7 +89,15 @@ async fn scim_user(base: &str, token: &str, name: &str) -> Value {
         .unwrap()
         .json()
         .await
-        .unwrap()
+        .unwrap();
+    user["id"].as_str().unwrap().to_string()
+}
+
+/// `evict ARGS --config CONFIG --format json`, with the SCIM token in the environment.
+fn evict_json(env: &Env, args: &[&str], config: &str, token: &str) -> common::Run {
+    let mut all = args.to_vec();
+    all.extend_from_slice(&["--config", config, "--format", "json"]);
+    env.run_with(&all, &[(TOKEN_VARIABLE, token)])
 }
 
 async fn active(base: &str, token: &str, id: &str) -> bool {
@@ -113,14 +122,8 @@ async fn a_scim_user_is_disabled_verified_announced_once_and_the_incident_closes
         Err(why) => return missing("scim2-server", why),
     };
     let base = format!("{}/v2", server.base_url());
-    let mallory = scim_user(&base, &token, "mallory").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let alice = scim_user(&base, &token, "alice").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let mallory = scim_user_id(&base, &token, "mallory").await;
+    let alice = scim_user_id(&base, &token, "alice").await;
 
     // The transmitter's key, and the receiver that pins its public half.
     let issuer = "https://evict.test";
@@ -155,11 +158,7 @@ async fn a_scim_user_is_disabled_verified_announced_once_and_the_incident_closes
     let config = write_config(&format!("http://127.0.0.1:{}", free_port()));
     let config = config.to_str().unwrap();
     incident_over(&env, &[(&mallory, "mallory"), (&alice, "alice")], &mallory);
-    let run = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend_from_slice(&["--config", config, "--format", "json"]);
-        env.run_with(&all, &[(TOKEN_VARIABLE, token.as_str())])
-    };
+    let run = |args: &[&str]| evict_json(&env, args, config, &token);
 
     let contained = run(&["incident", "contain", "breach", "--execute"]);
     assert_eq!(
@@ -270,11 +269,7 @@ async fn a_scim_service_that_answers_204_and_changes_nothing_does_not_close_the_
     );
     let config = config.to_str().unwrap();
     incident_over(&env, &[("liar-1", "mallory")], "liar-1");
-    let run = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend_from_slice(&["--config", config, "--format", "json"]);
-        env.run_with(&all, &[(TOKEN_VARIABLE, token.as_str())])
-    };
+    let run = |args: &[&str]| evict_json(&env, args, config, &token);
     let contained = run(&["incident", "contain", "breach", "--execute"]);
     assert_eq!(
         contained.code, 0,
@@ -315,14 +310,8 @@ async fn a_storm_of_429_and_503_is_waited_out_and_each_act_and_probe_lands_once(
         Err(why) => return missing("python3 (tests/throttle/proxy.py)", why),
     };
     let direct = format!("{}/v2", server.base_url());
-    let mallory = scim_user(&direct, &token, "mallory").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let alice = scim_user(&direct, &token, "alice").await["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let mallory = scim_user_id(&direct, &token, "mallory").await;
+    let alice = scim_user_id(&direct, &token, "alice").await;
     let config = env.write(
         "connectors.toml",
         format!(
@@ -332,11 +321,7 @@ async fn a_storm_of_429_and_503_is_waited_out_and_each_act_and_probe_lands_once(
     );
     let config = config.to_str().unwrap();
     incident_over(&env, &[(&mallory, "mallory"), (&alice, "alice")], &mallory);
-    let run = |args: &[&str]| {
-        let mut all = args.to_vec();
-        all.extend_from_slice(&["--config", config, "--format", "json"]);
-        env.run_with(&all, &[(TOKEN_VARIABLE, token.as_str())])
-    };
+    let run = |args: &[&str]| evict_json(&env, args, config, &token);
 
     let contained = run(&["incident", "contain", "breach", "--execute"]);
     assert_eq!(

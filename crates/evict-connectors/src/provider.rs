@@ -213,6 +213,14 @@ pub enum ConnectorError {
 }
 
 impl ConnectorError {
+    /// How long the provider asked to wait before the next try, when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ConnectorError::Throttled { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// Whether trying again later may succeed (down, timeout, throttled); a refusal, a
     /// missing permission or a missing target will not change by waiting.
     pub fn retryable(&self) -> bool {

@@ -220,12 +220,13 @@ impl OAuth {
 
     /// Holds `token` in memory under `native_id`, for acts and probes on
     /// `Target::credential(RefreshToken | AccessToken, native_id)`. Holding another token
-    /// under the same reference replaces it (and forgets what was seen of the old one).
-    pub fn hold(&self, native_id: impl Into<String>, token: SecretString) {
+    /// under the same reference replaces it (and forgets what was seen of the old one). A
+    /// shared token is held without copying its value.
+    pub fn hold(&self, native_id: impl Into<String>, token: impl Into<Arc<SecretString>>) {
         self.held_tokens().insert(
             native_id.into(),
             Held {
-                token: Arc::new(token),
+                token: token.into(),
                 seen_active: None,
             },
         );
