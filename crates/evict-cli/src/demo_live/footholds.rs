@@ -74,7 +74,7 @@ impl PgNames {
 }
 
 /// The attacker's PostgreSQL role and its open session.
-#[derive(Debug)]
+// No Debug: it holds a plaintext secret made for the run.
 pub struct PgFoothold {
     admin: PgConnectOptions,
     pub names: PgNames,
@@ -335,7 +335,7 @@ pub async fn drop_pg(admin_url: &str, names: &PgNames) -> Result<(), String> {
 // AWS (moto)
 
 /// Evict's IAM administrator and the attacker's IAM user with its access key.
-#[derive(Debug)]
+// No Debug: it holds a plaintext secret made for the run.
 pub struct AwsFoothold {
     url: String,
     pub responder_key_id: String,
@@ -452,7 +452,7 @@ impl AwsFoothold {
 // OAuth (oidc-provider)
 
 /// An access token the attacker obtained for the `service` client (client credentials).
-#[derive(Debug)]
+// No Debug: it holds a plaintext secret made for the run.
 pub struct OAuthFoothold {
     client: reqwest::Client,
     service_secret: String,
@@ -540,7 +540,7 @@ impl OAuthFoothold {
 // SCIM (scim2-server)
 
 /// A user the attacker provisioned through the SCIM service.
-#[derive(Debug)]
+// No Debug: it holds a plaintext secret made for the run.
 pub struct ScimFoothold {
     client: reqwest::Client,
     base: String,

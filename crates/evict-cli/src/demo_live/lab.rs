@@ -117,7 +117,7 @@ fn postgres_source() -> Result<PostgresSource, NotInstalled> {
 }
 
 /// The story's PostgreSQL, started or reached.
-#[derive(Debug)]
+// No Debug: it holds a plaintext secret made for the run.
 pub struct Postgres {
     /// The throwaway cluster, when the run made one (stopped and removed on drop).
     pub cluster: Option<Cluster>,
@@ -128,7 +128,7 @@ pub struct Postgres {
 }
 
 /// The four servers. Dropping it stops every one that was started.
-#[derive(Debug)]
+// No Debug: it holds a plaintext secret made for the run.
 pub struct Lab {
     pub moto: ServerProcess,
     pub scim: ServerProcess,
